@@ -1,0 +1,140 @@
+#include "core/config.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
+#include "core/config_fields.h"
+
+namespace trm::core {
+
+int64_t ModelConfig::prefix_len() const {
+  if (puzzle_emb_ndim <= 0) return 0;
+  if (puzzle_emb_len > 0) return puzzle_emb_len;
+  return (puzzle_emb_ndim + hidden_size - 1) / hidden_size;
+}
+
+ModelConfig hrm_config() {
+  ModelConfig c;
+  c.mixer = TokenMixer::attention;
+  c.pos_encodings = PosEncoding::rope;
+  c.networks = Networks::separate;
+  c.gradient = GradientMode::one_step;
+  c.layers = 4;
+  c.h_cycles = 2;
+  c.l_cycles = 2;
+  c.halting = Halting::act;
+  c.puzzle_emb_len = 0;  // ceil(512 / 512) = 1 prefix token, as hrm.py
+  return c;
+}
+
+ModelConfig trm_attention_config() {
+  ModelConfig c;
+  c.mixer = TokenMixer::attention;
+  c.pos_encodings = PosEncoding::rope;
+  return c;
+}
+
+int64_t swiglu_inter(int64_t h, double expansion) {
+  const auto raw = static_cast<int64_t>(std::nearbyint(expansion * static_cast<double>(h) * 2.0 / 3.0));
+  return (raw + 255) / 256 * 256;
+}
+
+namespace {
+
+template <class T>
+std::string show(const char* key, T value) {
+  return std::string(key) + " = " + field_to_string(value);
+}
+
+}  // namespace
+
+std::vector<std::string> config_problems(const ModelConfig& c) {
+  std::vector<std::string> p;
+  auto at_least = [&](const char* key, int64_t value, int64_t min) {
+    if (value < min) p.push_back(show(key, value) + ": must be >= " + std::to_string(min));
+  };
+  at_least("hidden_size", c.hidden_size, 1);
+  at_least("num_heads", c.num_heads, 1);
+  at_least("layers", c.layers, 1);
+  at_least("h_cycles", c.h_cycles, 1);
+  at_least("l_cycles", c.l_cycles, 1);
+  at_least("vocab_size", c.vocab_size, 2);
+  at_least("seq_len", c.seq_len, 1);
+  at_least("puzzle_emb_ndim", c.puzzle_emb_ndim, 0);
+  at_least("puzzle_emb_len", c.puzzle_emb_len, 0);
+  at_least("num_puzzle_identifiers", c.num_puzzle_identifiers, 1);
+  at_least("halt_max_steps", c.halt_max_steps, 1);
+  if (c.hidden_size >= 1 && c.num_heads >= 1 && c.hidden_size % c.num_heads != 0) {
+    p.push_back(show("hidden_size", c.hidden_size) + ": must be divisible by num_heads = " +
+                std::to_string(c.num_heads));
+  }
+  if (c.mixer == TokenMixer::attention && c.pos_encodings == PosEncoding::rope &&
+      c.hidden_size % c.num_heads == 0 && c.head_dim() % 2 != 0) {
+    p.push_back(show("hidden_size", c.hidden_size) + ": RoPE needs an even head_dim, got " +
+                std::to_string(c.head_dim()));
+  }
+  if (!(c.expansion > 0.0)) p.push_back(show("expansion", c.expansion) + ": must be > 0");
+  if (!(c.halt_exploration_prob >= 0.0 && c.halt_exploration_prob <= 1.0)) {
+    p.push_back(show("halt_exploration_prob", c.halt_exploration_prob) + ": valid range [0, 1]");
+  }
+  if (!(c.rms_norm_eps > 0.0)) p.push_back(show("rms_norm_eps", c.rms_norm_eps) + ": must be > 0");
+  if (!(c.rope_theta > 0.0)) p.push_back(show("rope_theta", c.rope_theta) + ": must be > 0");
+  if (c.puzzle_emb_ndim > 0 && c.puzzle_emb_len > 0 &&
+      c.puzzle_emb_ndim > c.puzzle_emb_len * c.hidden_size) {
+    p.push_back(show("puzzle_emb_ndim", c.puzzle_emb_ndim) +
+                ": must fit in puzzle_emb_len * hidden_size = " +
+                std::to_string(c.puzzle_emb_len * c.hidden_size));
+  }
+  if (c.latent == Latent::multiscale_z && c.l_cycles > kMultiscaleLatents) {
+    p.push_back(show("l_cycles", c.l_cycles) + ": latent = multiscale_z carries " +
+                std::to_string(kMultiscaleLatents) + " z tensors, so n must be in [1, " +
+                std::to_string(kMultiscaleLatents) + "]");
+  }
+  if (c.latent == Latent::single_z && c.networks == Networks::separate) {
+    p.push_back("networks = separate: needs a y state; latent = single_z has none (use shared)");
+  }
+  return p;
+}
+
+void validate(const ModelConfig& c) {
+  const auto problems = config_problems(c);
+  if (problems.empty()) return;
+  std::string msg = "invalid model config (" + std::to_string(problems.size()) + " problem" +
+                    (problems.size() == 1 ? "" : "s") + "):";
+  for (const auto& line : problems) msg += "\n  " + line;
+  throw ConfigError(msg);
+}
+
+std::vector<std::string> field_names() {
+  std::vector<std::string> names;
+  ModelConfig c;
+  ModelConfig::visit_fields(c, [&](const char* name, auto&) { names.emplace_back(name); });
+  return names;
+}
+
+void set_field(ModelConfig& c, std::string_view key, std::string_view value) {
+  bool found = false;
+  ModelConfig::visit_fields(c, [&](const char* name, auto& field) {
+    if (key == name) {
+      parse_field(key, value, field);
+      found = true;
+    }
+  });
+  if (!found) throw ConfigError(unknown_key_message(key, field_names()));
+}
+
+std::string get_field(const ModelConfig& c, std::string_view key) {
+  std::string out;
+  bool found = false;
+  ModelConfig::visit_fields(c, [&](const char* name, const auto& field) {
+    if (key == name) {
+      out = field_to_string(field);
+      found = true;
+    }
+  });
+  if (!found) throw ConfigError(unknown_key_message(key, field_names()));
+  return out;
+}
+
+}  // namespace trm::core

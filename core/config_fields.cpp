@@ -1,0 +1,84 @@
+#include "core/config_fields.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace trm::core {
+
+std::string format_double(double v) {
+  // Shortest text that reads back to the same double (canonical for ids and files).
+  char buf[64];
+  const auto result = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, result.ptr);
+}
+
+void parse_field(std::string_view key, std::string_view text, int64_t& out) {
+  int64_t v = 0;
+  const auto* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  if (ec != std::errc() || ptr != end || text.empty()) {
+    throw ConfigError(std::string(key) + " = \"" + std::string(text) + "\": expected an integer");
+  }
+  out = v;
+}
+
+void parse_field(std::string_view key, std::string_view text, double& out) {
+  const std::string s(text);
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v)) {
+    throw ConfigError(std::string(key) + " = \"" + s + "\": expected a finite number");
+  }
+  out = v;
+}
+
+void parse_field(std::string_view key, std::string_view text, bool& out) {
+  if (text == "true") {
+    out = true;
+  } else if (text == "false") {
+    out = false;
+  } else {
+    throw ConfigError(std::string(key) + " = \"" + std::string(text) +
+                      "\": expected true or false");
+  }
+}
+
+namespace {
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::string unknown_key_message(std::string_view key, const std::vector<std::string>& valid) {
+  std::string msg = "unknown key '" + std::string(key) + "'";
+  const std::string* nearest = nullptr;
+  size_t best = 0;
+  for (const auto& name : valid) {
+    const size_t d = edit_distance(key, name);
+    if (nearest == nullptr || d < best) {
+      nearest = &name;
+      best = d;
+    }
+  }
+  if (nearest != nullptr && best <= std::max<size_t>(2, key.size() / 3)) {
+    msg += "; did you mean '" + *nearest + "'?";
+  }
+  msg += " valid keys:";
+  for (const auto& name : valid) msg += " " + name;
+  return msg;
+}
+
+}  // namespace trm::core

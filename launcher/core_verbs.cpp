@@ -1,0 +1,78 @@
+#include "launcher/core_verbs.h"
+
+#include <c10/core/Device.h>
+
+#include <cstdio>
+#include <iomanip>
+
+#include "core/config.h"
+#include "core/config_fields.h"
+#include "core/errors.h"
+#include "core/parity.h"
+#include "core/trm_model.h"
+
+namespace trm::launcher {
+
+std::vector<std::string> preset_names() { return {"trm", "trm-att", "hrm"}; }
+
+namespace {
+
+core::ModelConfig preset_config(const std::string& name) {
+  if (name == "trm") return core::ModelConfig{};
+  if (name == "trm-att") return core::trm_attention_config();
+  if (name == "hrm") return core::hrm_config();
+  std::string valid;
+  for (const auto& p : preset_names()) valid += " " + p;
+  throw ConfigError("--preset " + name + ": unknown preset; valid:" + valid);
+}
+
+}  // namespace
+
+int parity_verb(const std::string& dir, bool verbose, std::ostream& out) {
+  const auto fixtures = core::find_fixtures(dir);
+  if (fixtures.empty()) throw DataError(dir + ": no fixture (<name>.pt with <name>.json) found");
+  bool all_ok = true;
+  for (const auto& f : fixtures) {
+    const auto report = core::run_parity(f);
+    size_t failed = 0;
+    for (const auto& c : report.checks) {
+      if (c.ok && !verbose) continue;
+      failed += c.ok ? 0 : 1;
+      out << (c.ok ? "  ok   " : "  FAIL ") << std::left << std::setw(64) << c.key << " error "
+          << std::setw(12) << c.error << " allowed " << std::setw(12) << c.allowed << " (" << c.how
+          << ")\n";
+    }
+    out << f.name << ": " << report.checks.size() - failed << " of " << report.checks.size()
+        << " tensors match the reference (mixer " << core::enum_name(report.config.mixer)
+        << ", D " << report.config.hidden_size << ", T " << report.config.h_cycles << ", n "
+        << report.config.l_cycles << ")\n";
+    all_ok = all_ok && report.ok();
+  }
+  out << (all_ok ? "parity: ok" : "parity: FAILED") << "\n";
+  return all_ok ? 0 : 1;
+}
+
+int model_verb(const std::string& preset, const std::vector<std::string>& sets, std::ostream& out) {
+  core::ModelConfig c = preset_config(preset);
+  for (const auto& kv : sets) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) {
+      throw ConfigError("--set " + kv + ": expected key=value, e.g. --set l_cycles=6");
+    }
+    core::set_field(c, kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  const auto model = core::make_model(c, c10::Device(c10::kCPU));
+  const int64_t evals = c.h_cycles * (c.l_cycles + 1);
+  const int64_t graded = c.gradient == core::GradientMode::full ? c.l_cycles + 1 : 2;
+  out << "parameters           " << model->parameter_count() << "\n"
+      << "positions (L_total)  " << c.total_len() << " (" << c.prefix_len() << " prefix + "
+      << c.seq_len << ")\n"
+      << "evaluations per step " << evals << " (" << graded << " back-propagated)\n"
+      << "effective depth      " << evals * c.layers << "\n";
+  for (const auto& name : core::field_names()) {
+    out << "  " << std::left << std::setw(24) << name << core::get_field(c, name) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace trm::launcher

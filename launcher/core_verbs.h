@@ -1,0 +1,22 @@
+// The verbs that need only core (LibTorch): they build in the core-only configuration too, where
+// launcher/core_main.cpp parses their arguments instead of the full CLI.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace trm::launcher {
+
+// `parity [DIR]`: replays every fixture in DIR against the reference tensors; prints one line per
+// key that fails (all of them with `verbose`) and a summary per fixture. Returns the exit code.
+int parity_verb(const std::string& dir, bool verbose, std::ostream& out);
+
+// `model [--preset NAME] [--set key=value ...]`: validates the config, builds the model and
+// prints its sizes (parameters, L_total, network evaluations per supervision step).
+int model_verb(const std::string& preset, const std::vector<std::string>& sets, std::ostream& out);
+
+// Names accepted by --preset.
+std::vector<std::string> preset_names();
+
+}  // namespace trm::launcher
