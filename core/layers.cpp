@@ -29,9 +29,9 @@ void trunc_normal_(at::Tensor& t, double std) {
   t.copy_(sample);
 }
 
-at::Tensor rms_norm(const at::Tensor& h, double eps) {
+at::Tensor rms_norm(const at::Tensor& h, double eps, int64_t dim) {
   const auto h32 = h.to(at::kFloat);
-  const auto variance = h32.square().mean(-1, /*keepdim=*/true);
+  const auto variance = h32.square().mean(dim, /*keepdim=*/true);
   return (h32 * at::rsqrt(variance + eps)).to(h.scalar_type());
 }
 
@@ -66,6 +66,13 @@ SwiGLUImpl::SwiGLUImpl(int64_t hidden, double expansion) {
 at::Tensor SwiGLUImpl::forward(const at::Tensor& x) {
   const auto gate_up = gate_up_proj_(x).chunk(2, -1);
   return down_proj_(at::silu(gate_up[0]) * gate_up[1]);
+}
+
+at::Tensor SwiGLUImpl::forward_axis0(const at::Tensor& x) {
+  const auto dtype = x.scalar_type();
+  const auto columns = x.reshape({x.size(0), -1});
+  const auto gate_up = at::mm(gate_up_proj_->weight.to(dtype), columns).chunk(2, 0);
+  return at::mm(down_proj_->weight.to(dtype), at::silu(gate_up[0]) * gate_up[1]).view(x.sizes());
 }
 
 RotaryEmbeddingImpl::RotaryEmbeddingImpl(int64_t head_dim, int64_t positions, double theta) {

@@ -14,8 +14,8 @@ namespace trm::core {
 // recipe, TRM-SPEC §1.6); std = 0 zeroes it. Samples in float32, then casts to t's dtype.
 void trunc_normal_(at::Tensor& t, double std);
 
-// h * rsqrt(mean(h^2, last axis) + eps), computed in float32, returned in h's dtype (§1.4).
-at::Tensor rms_norm(const at::Tensor& h, double eps);
+// h * rsqrt(mean(h^2, axis dim) + eps), computed in float32, returned in h's dtype (§1.4).
+at::Tensor rms_norm(const at::Tensor& h, double eps, int64_t dim = -1);
 
 // Linear layer with float32 master weights cast to the input's dtype at each call (§1.8).
 class CastedLinearImpl : public torch::nn::Module {
@@ -42,7 +42,11 @@ TORCH_MODULE(CastedEmbedding);
 class SwiGLUImpl : public torch::nn::Module {
  public:
   SwiGLUImpl(int64_t hidden, double expansion);
+  // Over the last axis of x [..., hidden].
   at::Tensor forward(const at::Tensor& x);
+  // Over axis 0 of x [hidden, ...]: the same function as forward applied to every column, as
+  // two plain matrix products W @ x (the token-MLP on the sequence-major layout, no transposes).
+  at::Tensor forward_axis0(const at::Tensor& x);
 
  private:
   CastedLinear gate_up_proj_{nullptr};

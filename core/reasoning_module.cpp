@@ -22,12 +22,12 @@ at::Tensor BlockImpl::forward(const at::Tensor& h_in, const RopeTables& rope) {
     case TokenMixer::attention:
       h = rms_norm(h_in + self_attn_(h_in, rope.cos, rope.sin), eps_);
       break;
-    case TokenMixer::mlp: {
-      // Mix positions per channel; the norm runs over the sequence axis here (§1.4).
-      const auto t = h_in.transpose(1, 2);
-      h = rms_norm(t + mlp_t_(t), eps_).transpose(1, 2);
+    case TokenMixer::mlp:
+      // Mix positions per channel; the norm runs over the sequence axis here (§1.4). h is
+      // sequence-major [S, B, D], so this is the reference's transpose / SwiGLU / RMSNorm /
+      // transpose as two plain matrix products and a norm over axis 0, without copies.
+      h = rms_norm(h_in + mlp_t_->forward_axis0(h_in), eps_, 0);
       break;
-    }
   }
   return rms_norm(h + mlp_(h), eps_);
 }

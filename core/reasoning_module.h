@@ -19,6 +19,8 @@ struct RopeTables {
   at::Tensor sin;
 };
 
+// One post-norm block. Its input is [B, S, D] for attention and sequence-major [S, B, D] for the
+// token-MLP (see TrmModelImpl::to_network_layout).
 class BlockImpl : public torch::nn::Module {
  public:
   explicit BlockImpl(const ModelConfig& c);

@@ -170,16 +170,28 @@ StepLogits TrmModelImpl::forward(Latents& latents, const at::Tensor& inputs,
                                  const at::Tensor& puzzle_ids) {
   const auto x = input_embeddings(inputs, puzzle_ids);
   const RopeTables rope = rope_tables();
-  Latents s = latents;
-  recurse(s, x, rope);
-  const auto& y = s.states[0];
+  Latents s;
+  for (const auto& state : latents.states) s.states.push_back(to_network_layout(state));
+  recurse(s, to_network_layout(x), rope);
+  const auto y = from_network_layout(s.states[0]);
   StepLogits out;
   out.logits = lm_head_(y).slice(1, config_.prefix_len());
   const auto q = q_head_(y.select(1, 0)).to(at::kFloat);
   out.q_halt = q.select(-1, 0);
   out.q_continue = q.select(-1, 1);
-  for (size_t i = 0; i < s.states.size(); ++i) latents.states[i] = s.states[i].detach();
+  latents.states[0] = y.detach();
+  for (size_t i = 1; i < s.states.size(); ++i) {
+    latents.states[i] = from_network_layout(s.states[i].detach());
+  }
   return out;
+}
+
+at::Tensor TrmModelImpl::to_network_layout(const at::Tensor& bsd) const {
+  return config_.mixer == TokenMixer::mlp ? bsd.transpose(0, 1).contiguous() : bsd;
+}
+
+at::Tensor TrmModelImpl::from_network_layout(const at::Tensor& h) const {
+  return config_.mixer == TokenMixer::mlp ? h.transpose(0, 1).contiguous() : h;
 }
 
 RopeTables TrmModelImpl::rope_tables() const {

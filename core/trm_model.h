@@ -59,6 +59,12 @@ class TrmModelImpl : public torch::nn::Module {
   // One supervision step (§2): updates `latents` in place (detached) and returns the heads.
   StepLogits forward(Latents& latents, const at::Tensor& inputs, const at::Tensor& puzzle_ids);
 
+  // The layout the networks run in: the token-MLP runs sequence-major [S, B, D] (its position
+  // mixing is then one plain matrix product), attention batch-major [B, S, D]. Converted once per
+  // supervision step; everything outside the recursion is [B, S, D].
+  at::Tensor to_network_layout(const at::Tensor& bsd) const;
+  at::Tensor from_network_layout(const at::Tensor& h) const;
+
   // Trainable parameters (those AdamATan2 and EMA see) and their count (§1.8 table).
   std::vector<at::Tensor> trainable_parameters() const;
   int64_t parameter_count() const;

@@ -1,0 +1,171 @@
+// Benchmark of the bare training step (forward of every evaluation, loss, backward, AdamATan2 and
+// sign-SGD) for the Sudoku TRM-MLP and a small config: examples/s, achieved GFLOP/s (matmuls
+// counted by core/cost_model) and the fraction of this machine's float32 matmul peak, measured in
+// the same run. Prints a Markdown table; `--profile` adds where the step's time goes.
+//
+// Usage: bench_model [--threads N] [--seconds S] [--profile] [--quick] [--only SUBSTRING]
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/act.h"
+#include "core/cost_model.h"
+#include "core/loss.h"
+#include "core/optimizers.h"
+#include "core/trm_model.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using trm::core::ModelConfig;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Best-of-3 GFLOP/s of a float32 n x n matmul: the peak the model's matmuls are compared with.
+double matmul_peak_gflops(int64_t n) {
+  const auto a = at::randn({n, n}), b = at::randn({n, n});
+  auto c = at::mm(a, b);
+  double best = 0.0;
+  for (int rep = 0; rep < 3; ++rep) {
+    const int iters = 8;
+    const auto t0 = Clock::now();
+    for (int i = 0; i < iters; ++i) at::mm_out(c, a, b);
+    best = std::max(best, 2.0 * n * n * n * iters / seconds_since(t0) / 1e9);
+  }
+  return best;
+}
+
+struct Phases {
+  double forward = 0, loss = 0, backward = 0, optimizer = 0;
+};
+
+struct Result {
+  double step_s = 0;
+  Phases phases;
+};
+
+Result time_steps(const ModelConfig& c, int64_t batch, double budget_s) {
+  at::manual_seed(0);
+  auto model = trm::core::make_model(c, c10::Device(c10::kCPU));
+  model->train();
+  trm::core::AdamATan2 adam(model->trainable_parameters(), trm::core::AdamATan2Options(1e-4));
+  const trm::core::Batch data{at::randint(1, c.vocab_size, {batch, c.seq_len}, at::kInt),
+                              at::randint(2, c.vocab_size, {batch, c.seq_len}, at::kInt),
+                              at::zeros({batch}, at::kInt)};
+  auto carry = trm::core::initial_carry(model, data);
+  Phases ph;
+  auto step = [&](bool record) {
+    auto t = Clock::now();
+    const auto out = trm::core::act_step(model, carry, data);
+    const double f = seconds_since(t);
+    t = Clock::now();
+    const auto loss = trm::core::act_loss(c, carry, out);
+    const auto scaled = loss.total / static_cast<double>(batch);
+    const double l = seconds_since(t);
+    t = Clock::now();
+    scaled.backward();
+    const double b = seconds_since(t);
+    t = Clock::now();
+    adam.step();
+    trm::core::sparse_sign_sgd_step(*model->puzzle_emb(), 1e-4, 1.0);
+    adam.zero_grad();
+    const double o = seconds_since(t);
+    if (record) {
+      ph.forward += f;
+      ph.loss += l;
+      ph.backward += b;
+      ph.optimizer += o;
+    }
+  };
+  step(false);  // warm-up: allocator, optimizer state
+  int steps = 0;
+  const auto t0 = Clock::now();
+  do {
+    step(true);
+    ++steps;
+  } while (seconds_since(t0) < budget_s || steps < 2);
+  const double total = seconds_since(t0);
+  Result r;
+  r.step_s = total / steps;
+  r.phases = {ph.forward / steps, ph.loss / steps, ph.backward / steps, ph.optimizer / steps};
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 2;
+  double budget = 10.0;
+  bool profile = false, quick = false;
+  std::string only;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = std::stoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc) budget = std::stod(argv[++i]);
+    else if (!std::strcmp(argv[i], "--profile")) profile = true;
+    else if (!std::strcmp(argv[i], "--quick")) quick = true;
+    else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: bench_model [--threads N] [--seconds S] [--profile] [--quick] [--only TEXT]\n");
+      return 2;
+    }
+  }
+  at::set_num_threads(threads);
+  at::manual_seed(0);
+  const double peak = matmul_peak_gflops(quick ? 512 : 2048);
+  std::printf("threads %d; float32 matmul peak (at::mm 2048^2, best of 3): %.1f GFLOP/s\n\n",
+              threads, peak);
+
+  ModelConfig full;  // Sudoku TRM-MLP: D 512, T 3, n 6, 16-token prefix (97 positions)
+  full.forward_dtype = trm::core::ForwardDtype::float32;
+  ModelConfig small = full;
+  small.hidden_size = 128;
+  small.h_cycles = 2;
+  small.l_cycles = 2;
+  small.puzzle_emb_ndim = 128;
+  struct Case {
+    const char* name;
+    ModelConfig c;
+    int64_t batch;
+  };
+  std::vector<Case> cases;
+  for (int64_t b : {32, 128}) cases.push_back({"sudoku-mlp D512 T3 n6", full, b});
+  for (int64_t b : {32, 128}) cases.push_back({"small D128 T2 n2", small, b});
+  ModelConfig full_bf16 = full;
+  full_bf16.forward_dtype = trm::core::ForwardDtype::bfloat16;
+  ModelConfig small_bf16 = small;
+  small_bf16.forward_dtype = trm::core::ForwardDtype::bfloat16;
+  cases.push_back({"sudoku-mlp D512 T3 n6 bf16", full_bf16, 32});
+  cases.push_back({"small D128 T2 n2 bf16", small_bf16, 128});
+  if (quick) cases.resize(1), cases[0].batch = 4, cases[0].c.h_cycles = 1, cases[0].c.l_cycles = 1;
+
+  std::printf("| config | batch | dtype | examples/s | step ms | GFLOP/step | GFLOP/s | %% of peak |\n");
+  std::printf("|---|---:|---|---:|---:|---:|---:|---:|\n");
+  std::vector<std::pair<std::string, Result>> profiles;
+  for (const auto& k : cases) {
+    const std::string label = std::string(k.name) + " b" + std::to_string(k.batch);
+    if (!only.empty() && label.find(only) == std::string::npos) continue;
+    const auto r = time_steps(k.c, k.batch, quick ? 0.1 : budget);
+    const double gflop = trm::core::training_step_flops(k.c, k.batch).total() / 1e9;
+    const bool bf16 = k.c.forward_dtype == trm::core::ForwardDtype::bfloat16;
+    std::printf("| %s | %lld | %s | %.2f | %.1f | %.2f | %.1f | %.0f%% |\n", k.name,
+                static_cast<long long>(k.batch), bf16 ? "bfloat16" : "float32", k.batch / r.step_s,
+                r.step_s * 1e3, gflop, gflop / r.step_s, 100.0 * gflop / r.step_s / peak);
+    std::fflush(stdout);
+    profiles.emplace_back(label, r);
+  }
+  if (profile) {
+    std::printf("\n| config | forward ms | loss ms | backward ms | optimizer ms |\n|---|---:|---:|---:|---:|\n");
+    for (const auto& [name, r] : profiles) {
+      std::printf("| %s | %.1f | %.1f | %.1f | %.1f |\n", name.c_str(), r.phases.forward * 1e3,
+                  r.phases.loss * 1e3, r.phases.backward * 1e3, r.phases.optimizer * 1e3);
+    }
+  }
+  return 0;
+}
