@@ -38,8 +38,9 @@ int main(int argc, char** argv) {
     if (verb == "model") {
       std::string preset = "trm";
       std::vector<std::string> sets;
-      for (int i = 2; i + 1 < argc; i += 2) {
+      for (int i = 2; i < argc; i += 2) {
         const std::string flag = argv[i];
+        if (i + 1 == argc) return usage();  // a flag without its value
         if (flag == "--preset") {
           preset = argv[i + 1];
         } else if (flag == "--set") {
