@@ -100,6 +100,7 @@ std::vector<std::string> config_problems(const ModelConfig& c) {
 void validate(const ModelConfig& c) {
   const auto problems = config_problems(c);
   if (problems.empty()) return;
+  if (problems.size() == 1) throw ConfigError("invalid model config: " + problems.front());
   std::string msg = "invalid model config (" + std::to_string(problems.size()) + " problem" +
                     (problems.size() == 1 ? "" : "s") + "):";
   for (const auto& line : problems) msg += "\n  " + line;

@@ -51,6 +51,12 @@ TEST(ModelConfigValidation, MultiscaleZAllowsAtMostSixRecursions) {
   EXPECT_NE(problem_text(c).find("[1, 6]"), std::string::npos);
 }
 
+TEST(ModelConfigValidation, ASingleProblemIsOneLine) {
+  ModelConfig c;
+  c.l_cycles = 0;
+  EXPECT_EQ(problem_text(c), "invalid model config: l_cycles = 0: must be >= 1");
+}
+
 TEST(ModelConfigValidation, EveryProblemIsReportedAtOnce) {
   ModelConfig c;
   c.h_cycles = 0;

@@ -1,0 +1,66 @@
+#include "core/out_of_memory.h"
+
+#include <c10/util/Exception.h>
+#include <sys/resource.h>
+
+#include <cerrno>
+#include <cstring>
+#include <new>
+#include <regex>
+
+namespace trm::core {
+
+namespace {
+
+// First line of a c10 message (the rest is a C++ stack trace).
+std::string first_line(const char* what) {
+  const std::string s(what);
+  return s.substr(0, s.find('\n'));
+}
+
+// "you tried to allocate 123 bytes" (CPU) or "Tried to allocate 2.00 GiB" (CUDA).
+int64_t requested_bytes_in(const std::string& msg) {
+  std::smatch m;
+  if (std::regex_search(msg, m, std::regex("allocate ([0-9]+) bytes"))) return std::stoll(m[1]);
+  if (std::regex_search(msg, m, std::regex("allocate ([0-9.]+) (KiB|MiB|GiB|TiB)"))) {
+    const double scale = m[2] == "KiB" ? 1024.0 : m[2] == "MiB" ? 1048576.0 : m[2] == "GiB" ? 1073741824.0 : 1099511627776.0;
+    return static_cast<int64_t>(std::stod(m[1]) * scale);
+  }
+  return -1;
+}
+
+}  // namespace
+
+std::optional<OutOfMemoryError> as_out_of_memory(const std::exception& e) {
+  if (const auto* cuda = dynamic_cast<const c10::OutOfMemoryError*>(&e)) {
+    const auto msg = first_line(cuda->what());
+    return OutOfMemoryError("out of memory (CUDA): " + msg, requested_bytes_in(msg));
+  }
+  if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) {
+    const auto msg = first_line(c10->what());
+    if (msg.find("can't allocate memory") != std::string::npos ||
+        msg.find("not enough memory") != std::string::npos) {
+      return OutOfMemoryError("out of memory (CPU): " + msg, requested_bytes_in(msg));
+    }
+    return std::nullopt;
+  }
+  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
+    return OutOfMemoryError(std::string("out of memory: ") + e.what(), -1);
+  }
+  return std::nullopt;
+}
+
+void set_cpu_memory_budget(int64_t bytes) {
+  if (bytes <= 0) {
+    throw ConfigError("memory budget = " + std::to_string(bytes) + " bytes: must be > 0");
+  }
+  rlimit limit{};
+  limit.rlim_cur = static_cast<rlim_t>(bytes);
+  limit.rlim_max = static_cast<rlim_t>(bytes);
+  if (setrlimit(RLIMIT_DATA, &limit) != 0) {
+    throw ConfigError("memory budget = " + std::to_string(bytes) +
+                      " bytes: setrlimit(RLIMIT_DATA) failed: " + std::strerror(errno));
+  }
+}
+
+}  // namespace trm::core

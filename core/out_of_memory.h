@@ -1,0 +1,36 @@
+// Out of memory is a result, not a crash (DESIGN.md "Process model"): allocation failures of any
+// kind become one typed error with the bytes asked for, and a trial can be given a memory budget
+// so that OOM can be provoked (and tested) on a CPU machine.
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <optional>
+#include <string>
+
+#include "core/errors.h"
+
+namespace trm::core {
+
+class OutOfMemoryError : public UserError {
+ public:
+  OutOfMemoryError(const std::string& what, int64_t requested_bytes)
+      : UserError(what), requested_bytes_(requested_bytes) {}
+  // Bytes of the allocation that failed; -1 when the allocator did not say.
+  int64_t requested_bytes() const { return requested_bytes_; }
+
+ private:
+  int64_t requested_bytes_;
+};
+
+// The OOM error an exception stands for: c10::OutOfMemoryError (CUDA), the CPU allocator's
+// c10::Error ("can't allocate memory: you tried to allocate N bytes"), std::bad_alloc. Empty for
+// any other exception.
+std::optional<OutOfMemoryError> as_out_of_memory(const std::exception& e);
+
+// Limits this process's heap (RLIMIT_DATA: malloc and anonymous mmaps, not the shared libraries)
+// to `bytes`, so a trial beyond its budget fails its allocation instead of swapping or meeting the
+// kernel's OOM killer. Throws ConfigError when the limit cannot be set.
+void set_cpu_memory_budget(int64_t bytes);
+
+}  // namespace trm::core

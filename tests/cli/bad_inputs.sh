@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Bad input at the command line, as a user types it: exit code 2, nothing on stdout, and exactly
+# one line on stderr naming the field, the value and the valid range (or the valid keys).
+# Usage: bad_inputs.sh PATH/TO/trm-sweep
+set -u
+bin=$1
+passed=0
+failed=0
+
+expect_error() {  # expect_error "substring of the message" -- args...
+  local want=$1
+  shift
+  local out err rc
+  out=$("$bin" "$@" 2>/tmp/trm_bad_input_err.$$)
+  rc=$?
+  err=$(cat /tmp/trm_bad_input_err.$$)
+  rm -f /tmp/trm_bad_input_err.$$
+  local lines
+  lines=$(printf '%s\n' "$err" | wc -l)
+  if [ "$rc" -eq 2 ] && [ -z "$out" ] && [ "$lines" -eq 1 ] && [[ "$err" == *"$want"* ]]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: trm-sweep $* -> exit $rc, $lines stderr line(s): $err"
+    echo "      expected exit 2 and one line containing: $want"
+  fi
+}
+
+expect_error "h_cycles = 0: must be >= 1" model --set h_cycles=0
+expect_error "l_cycles = 0: must be >= 1" model --set l_cycles=0
+expect_error "hidden_size = 100: must be divisible by num_heads = 8" model --set hidden_size=100
+expect_error "l_cycles = 7: latent = multiscale_z carries 6 z tensors, so n must be in [1, 6]" \
+  model --set latent=multiscale_z --set l_cycles=7
+expect_error 'mixer = "transformer": unknown value; valid: attention, mlp' model --set mixer=transformer
+expect_error "unknown key 'l_cycle'; did you mean 'l_cycles'? valid keys: hidden_size" \
+  model --set l_cycle=3
+expect_error 'l_cycles = "six": expected an integer' model --set l_cycles=six
+expect_error "--set l_cycles: expected key=value" model --set l_cycles
+expect_error "/nonexistent/fixtures: fixture directory not found" parity /nonexistent/fixtures
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
