@@ -22,7 +22,7 @@ int usage() {
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string verb = argv[1];
-  try {
+  return trm::launcher::run_guarded("trm-core", [&] {
     if (verb == "parity") {
       std::string dir = trm::core::default_fixtures_dir();
       bool verbose = false;
@@ -51,12 +51,6 @@ int main(int argc, char** argv) {
       }
       return trm::launcher::model_verb(preset, sets, std::cout);
     }
-  } catch (const trm::UserError& e) {
-    std::cerr << "trm-core: error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "trm-core: internal error (please report): " << e.what() << "\n";
-    return 3;
-  }
-  return usage();
+    return usage();
+  });
 }

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <iomanip>
+#include <iostream>
 
 #include "core/config.h"
 #include "core/config_fields.h"
@@ -12,6 +13,18 @@
 #include "core/trm_model.h"
 
 namespace trm::launcher {
+
+int run_guarded(const char* program, const std::function<int()>& verb) {
+  try {
+    return verb();
+  } catch (const UserError& e) {
+    std::cerr << program << ": error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << program << ": internal error (please report): " << e.what() << "\n";
+    return 3;
+  }
+}
 
 std::vector<std::string> preset_names() { return {"trm", "trm-att", "hrm"}; }
 

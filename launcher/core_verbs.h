@@ -2,6 +2,7 @@
 // launcher/core_main.cpp parses their arguments instead of the full CLI.
 #pragma once
 
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -15,6 +16,10 @@ int parity_verb(const std::string& dir, bool verbose, std::ostream& out);
 // `model [--preset NAME] [--set key=value ...]`: validates the config, builds the model and
 // prints its sizes (parameters, L_total, network evaluations per supervision step).
 int model_verb(const std::string& preset, const std::vector<std::string>& sets, std::ostream& out);
+
+// Runs a verb; a user error becomes one line "<program>: error: ..." on stderr and exit code 2,
+// any other exception (a bug) exit code 3.
+int run_guarded(const char* program, const std::function<int()>& verb);
 
 // Names accepted by --preset.
 std::vector<std::string> preset_names();

@@ -26,15 +26,8 @@ int main(int argc, char** argv) {
   model->add_option("--set", sets, "override a field: key=value (repeatable)");
 
   CLI11_PARSE(app, argc, argv);
-  try {
+  return trm::launcher::run_guarded("trm-sweep", [&] {
     if (parity->parsed()) return trm::launcher::parity_verb(fixtures_dir, verbose, std::cout);
-    if (model->parsed()) return trm::launcher::model_verb(preset, sets, std::cout);
-  } catch (const trm::UserError& e) {
-    std::cerr << "trm-sweep: error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "trm-sweep: internal error (please report): " << e.what() << "\n";
-    return 3;
-  }
-  return 0;
+    return trm::launcher::model_verb(preset, sets, std::cout);
+  });
 }

@@ -6,26 +6,12 @@
 #include "core/layers.h"
 #include "core/loss.h"
 #include "core/trm_model.h"
+#include "tests/core/tiny_config.h"
 
 namespace trm::core {
 namespace {
 
-ModelConfig tiny(TokenMixer mixer = TokenMixer::mlp) {
-  ModelConfig c;
-  c.hidden_size = 32;
-  c.num_heads = 4;
-  c.h_cycles = 2;
-  c.l_cycles = 2;
-  c.vocab_size = 6;
-  c.seq_len = 9;
-  c.puzzle_emb_ndim = 32;
-  c.puzzle_emb_len = 2;
-  c.num_puzzle_identifiers = 3;
-  c.halt_max_steps = 4;
-  c.mixer = mixer;
-  c.pos_encodings = mixer == TokenMixer::attention ? PosEncoding::rope : PosEncoding::none;
-  return c;
-}
+ModelConfig tiny(TokenMixer mixer = TokenMixer::mlp) { return tiny_config(mixer); }
 
 Batch tiny_batch(const ModelConfig& c, int64_t B = 3) {
   at::manual_seed(7);

@@ -9,22 +9,12 @@
 #include "core/ema.h"
 #include "core/out_of_memory.h"
 #include "core/trm_model.h"
+#include "tests/core/tiny_config.h"
 
 namespace trm::core {
 namespace {
 
-ModelConfig tiny() {
-  ModelConfig c;
-  c.hidden_size = 32;
-  c.num_heads = 4;
-  c.h_cycles = 1;
-  c.l_cycles = 1;
-  c.seq_len = 9;
-  c.vocab_size = 6;
-  c.puzzle_emb_ndim = 32;
-  c.puzzle_emb_len = 1;
-  return c;
-}
+ModelConfig tiny() { return tiny_config(); }
 
 TEST(Ema, TheShadowIsTheMovingAverageOfTheParameters) {
   auto model = make_model(tiny(), c10::Device(c10::kCPU));
