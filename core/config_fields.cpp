@@ -67,7 +67,11 @@ std::string unknown_key_message(std::string_view key, const std::vector<std::str
   const std::string* nearest = nullptr;
   size_t best = 0;
   for (const auto& name : valid) {
-    const size_t d = edit_distance(key, name);
+    // A dotted key is also compared by its last part, so "l_cycle" finds "model.l_cycles".
+    const auto dot = name.rfind('.');
+    const std::string_view leaf =
+        dot == std::string::npos ? std::string_view(name) : std::string_view(name).substr(dot + 1);
+    const size_t d = std::min(edit_distance(key, name), edit_distance(key, leaf));
     if (nearest == nullptr || d < best) {
       nearest = &name;
       best = d;

@@ -42,6 +42,7 @@ std::string format_double(double v);
 inline std::string field_to_string(int64_t v) { return std::to_string(v); }
 inline std::string field_to_string(double v) { return format_double(v); }
 inline std::string field_to_string(bool v) { return v ? "true" : "false"; }
+inline std::string field_to_string(const std::string& v) { return v; }
 template <ConfigEnum E>
 std::string field_to_string(E e) {
   return std::string(enum_name(e));
@@ -51,6 +52,7 @@ std::string field_to_string(E e) {
 void parse_field(std::string_view key, std::string_view text, int64_t& out);
 void parse_field(std::string_view key, std::string_view text, double& out);
 void parse_field(std::string_view key, std::string_view text, bool& out);
+inline void parse_field(std::string_view, std::string_view text, std::string& out) { out = text; }
 template <ConfigEnum E>
 void parse_field(std::string_view key, std::string_view text, E& out) {
   for (const auto& [value, name] : EnumNames<E>::values) {

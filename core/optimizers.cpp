@@ -33,6 +33,18 @@ AdamATan2ParamState* AdamATan2::state_of(const at::Tensor& param) {
   return it == state_.end() ? nullptr : static_cast<AdamATan2ParamState*>(it->second.get());
 }
 
+void AdamATan2::set_state_of(const at::Tensor& param, int64_t step, const at::Tensor& exp_avg,
+                             const at::Tensor& exp_avg_sq) {
+  TORCH_CHECK(exp_avg.sizes() == param.sizes() && exp_avg_sq.sizes() == param.sizes(),
+              "AdamATan2 state of shape ", exp_avg.sizes(), " for a parameter of shape ",
+              param.sizes());
+  auto fresh = std::make_unique<AdamATan2ParamState>();
+  fresh->step(step);
+  fresh->exp_avg(exp_avg.to(param.options(), /*non_blocking=*/false, /*copy=*/true));
+  fresh->exp_avg_sq(exp_avg_sq.to(param.options(), /*non_blocking=*/false, /*copy=*/true));
+  state_[state_key(param)] = std::move(fresh);
+}
+
 at::Tensor AdamATan2::step(LossClosure closure) {
   at::NoGradGuard no_grad;
   at::Tensor loss;

@@ -41,6 +41,9 @@ class AdamATan2 : public torch::optim::Optimizer {
 
   // The state of one parameter (created at its first step); nullptr before.
   AdamATan2ParamState* state_of(const at::Tensor& param);
+  // Restores one parameter's state (a checkpoint): step count and both moments, copied.
+  void set_state_of(const at::Tensor& param, int64_t step, const at::Tensor& exp_avg,
+                    const at::Tensor& exp_avg_sq);
 };
 
 // One sign-SGD step on the rows of the table used by the last training forward (§1.2): duplicate

@@ -1,19 +1,34 @@
 // trm-core: the core verbs without the full CLI (built with TRM_CORE_ONLY, where LibTorch is the
 // only dependency). Usage: trm-core parity [DIR] [-v] | trm-core model [--preset P] [--set k=v]...
+// | trm-core train --out DIR [--set k=v]... [--device D] [--threads N] [--stop-at S] (no TOML).
 #include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "core/errors.h"
+#include "core/fields.h"
 #include "core/parity.h"
 #include "launcher/core_verbs.h"
+#include "launcher/train_verb.h"
 
 namespace {
 
+int64_t parse_count(const std::string& flag, const std::string& value) {
+  try {
+    size_t used = 0;
+    const int64_t n = std::stoll(value, &used);
+    if (used == value.size() && n > 0) return n;
+  } catch (const std::exception&) {
+  }
+  throw trm::ConfigError(flag + " " + value + ": expected a positive integer");
+}
+
 int usage() {
   std::cerr << "usage: trm-core parity [DIR] [-v]\n"
-               "       trm-core model [--preset trm|trm-att|hrm] [--set key=value]...\n";
+               "       trm-core model [--preset trm|trm-att|hrm] [--set key=value]...\n"
+               "       trm-core train --out DIR [--set key=value]... [--device D] [--threads N]\n"
+               "                      [--memory-budget SIZE] [--stop-at STEP] [--checkpoint-every N]\n";
   return 2;
 }
 
@@ -50,6 +65,39 @@ int main(int argc, char** argv) {
         }
       }
       return trm::launcher::model_verb(preset, sets, std::cout);
+    }
+    if (verb == "train") {
+      trm::core::TrialConfig config;
+      std::vector<std::string> sets;
+      trm::launcher::TrainOptions options;
+      for (int i = 2; i < argc; i += 2) {
+        const std::string flag = argv[i];
+        if (i + 1 == argc) return usage();
+        const std::string value = argv[i + 1];
+        if (flag == "--set") {
+          sets.push_back(value);
+        } else if (flag == "--out") {
+          options.out_dir = value;
+        } else if (flag == "--device") {
+          options.device = value;
+        } else if (flag == "--threads") {
+          options.threads = parse_count(flag, value);
+        } else if (flag == "--stop-at") {
+          options.stop_at_step = parse_count(flag, value);
+        } else if (flag == "--checkpoint-every") {
+          options.checkpoint_every = parse_count(flag, value);
+        } else if (flag == "--memory-budget") {
+          options.memory_budget = trm::launcher::parse_bytes(flag, value);
+        } else if (flag == "--config") {
+          throw trm::ConfigError("--config: trm-core reads no TOML; pass the keys with --set, "
+                                 "or use trm-sweep train");
+        } else {
+          return usage();
+        }
+      }
+      trm::core::apply_sets(config, sets);
+      trm::launcher::install_stop_signals();
+      return trm::launcher::train_verb(config, options, std::cout, std::cerr);
     }
     return usage();
   });

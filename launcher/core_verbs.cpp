@@ -9,18 +9,27 @@
 #include "core/config.h"
 #include "core/config_fields.h"
 #include "core/errors.h"
+#include "core/out_of_memory.h"
 #include "core/parity.h"
 #include "core/trm_model.h"
 
 namespace trm::launcher {
 
 int run_guarded(const char* program, const std::function<int()>& verb) {
+  // Out of memory first: it is a result of the trial (exit 4), whatever type the allocator threw.
+  auto out_of_memory = [&](const core::OutOfMemoryError& e) {
+    std::cerr << program << ": " << e.what() << "\n";
+    return 4;
+  };
   try {
     return verb();
+  } catch (const core::OutOfMemoryError& e) {
+    return out_of_memory(e);
   } catch (const UserError& e) {
     std::cerr << program << ": error: " << e.what() << "\n";
     return 2;
   } catch (const std::exception& e) {
+    if (const auto oom = core::as_out_of_memory(e)) return out_of_memory(*oom);
     std::cerr << program << ": internal error (please report): " << e.what() << "\n";
     return 3;
   }

@@ -5,8 +5,11 @@
 #include <iostream>
 
 #include "core/errors.h"
+#include "core/fields.h"
 #include "core/parity.h"
 #include "launcher/core_verbs.h"
+#include "launcher/train_verb.h"
+#include "sweep/trial_toml.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"trm-sweep: ablation sweeps of the Tiny Recursive Model"};
@@ -20,14 +23,47 @@ int main(int argc, char** argv) {
 
   auto* model = app.add_subcommand("model", "validate a model config and print its sizes");
   std::string preset = "trm";
-  std::vector<std::string> sets;
+  std::vector<std::string> model_sets;
   model->add_option("--preset", preset, "starting config")
       ->check(CLI::IsMember(trm::launcher::preset_names()));
-  model->add_option("--set", sets, "override a field: key=value (repeatable)");
+  model->add_option("--set", model_sets, "override a field: key=value (repeatable)");
+
+  auto* train = app.add_subcommand(
+      "train", "train one trial; resumes from the checkpoint in --out when there is one");
+  std::string config_file, memory_budget;
+  std::vector<std::string> train_sets;
+  trm::launcher::TrainOptions options;
+  train->add_option("--config", config_file, "TOML file of trainer keys ([model], [train], [data])");
+  train->add_option("--set", train_sets,
+                    "override a key after the file: section.key=value, e.g. model.l_cycles=4");
+  train->add_option("--out", options.out_dir, "folder for checkpoint, metrics and weights")
+      ->required();
+  train->add_option("--device", options.device, "cpu, cuda or cuda:N")->capture_default_str();
+  train->add_option("--threads", options.threads, "LibTorch threads (default: all cores)")
+      ->check(CLI::PositiveNumber);
+  train->add_option("--memory-budget", memory_budget,
+                    "heap limit for the trial, e.g. 2G; going past it is reported as OOM");
+  train->add_option("--stop-at", options.stop_at_step,
+                    "checkpoint and stop after this step (exit 5); run again to continue")
+      ->check(CLI::PositiveNumber);
+  train->add_option("--checkpoint-every", options.checkpoint_every,
+                    "steps between checkpoints (also after every evaluation)")
+      ->check(CLI::PositiveNumber);
+  train->add_option("--progress-seconds", options.progress_seconds,
+                    "seconds between progress lines")
+      ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
   return trm::launcher::run_guarded("trm-sweep", [&] {
     if (parity->parsed()) return trm::launcher::parity_verb(fixtures_dir, verbose, std::cout);
-    return trm::launcher::model_verb(preset, sets, std::cout);
+    if (model->parsed()) return trm::launcher::model_verb(preset, model_sets, std::cout);
+    trm::core::TrialConfig config;
+    if (!config_file.empty()) trm::sweep::apply_toml_file(config, config_file);
+    trm::core::apply_sets(config, train_sets);
+    if (!memory_budget.empty()) {
+      options.memory_budget = trm::launcher::parse_bytes("--memory-budget", memory_budget);
+    }
+    trm::launcher::install_stop_signals();
+    return trm::launcher::train_verb(config, options, std::cout, std::cerr);
   });
 }

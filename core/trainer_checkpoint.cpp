@@ -1,0 +1,263 @@
+// Trainer checkpoints: one torch archive holding the whole training state (TRM-SPEC §5.5 notes
+// that the reference cannot resume; this can, bit for bit on CPU). Keys are plain identifiers;
+// tensors are listed by index with their names stored beside them for checking.
+#include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <mutex>
+#include <sstream>
+
+#include "core/atomic_file.h"
+#include "core/errors.h"
+#include "core/fields.h"
+#include "core/trainer.h"
+
+namespace trm::core {
+
+namespace {
+
+constexpr int64_t kCheckpointFormat = 1;
+
+// Parameters then buffers, with their module paths: everything the model holds.
+std::vector<std::pair<std::string, at::Tensor>> model_tensors(const TrmModel& model) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& item : model->named_parameters()) out.emplace_back(item.key(), item.value());
+  for (const auto& item : model->named_buffers()) out.emplace_back(item.key(), item.value());
+  return out;
+}
+
+std::string join_names(const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+  std::string out;
+  for (const auto& [name, t] : tensors) out += name + "\n";
+  return out;
+}
+
+at::Tensor generator_state(const c10::Device& device) {
+  auto gen = at::globalContext().defaultGenerator(device);
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state();
+}
+
+void set_generator_state(const c10::Device& device, const at::Tensor& state) {
+  auto gen = at::globalContext().defaultGenerator(device);
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+}
+
+// The first lines where two canonical configs differ, for the mismatch message.
+std::string config_difference(const std::string& saved, const std::string& ours) {
+  std::istringstream a(saved), b(ours);
+  std::string la, lb, diff;
+  int shown = 0;
+  while (std::getline(a, la) && std::getline(b, lb) && shown < 5) {
+    if (la != lb) {
+      diff += "\n  checkpoint: " + la + "\n  this run:   " + lb;
+      ++shown;
+    }
+  }
+  return diff;
+}
+
+class Reader {
+ public:
+  Reader(torch::serialize::InputArchive& archive, std::string path)
+      : archive_(archive), path_(std::move(path)) {}
+  at::Tensor tensor(const std::string& key) {
+    at::Tensor t;
+    if (!archive_.try_read(key, t)) missing(key);
+    return t;
+  }
+  int64_t integer(const std::string& key) {
+    c10::IValue v;
+    if (!archive_.try_read(key, v) || !v.isInt()) missing(key);
+    return v.toInt();
+  }
+  std::string text(const std::string& key) {
+    c10::IValue v;
+    if (!archive_.try_read(key, v) || !v.isString()) missing(key);
+    return v.toStringRef();
+  }
+
+ private:
+  [[noreturn]] void missing(const std::string& key) {
+    throw DataError("checkpoint " + path_ + " is malformed: no valid '" + key + "' entry");
+  }
+  torch::serialize::InputArchive& archive_;
+  std::string path_;
+};
+
+}  // namespace
+
+void Trainer::save_checkpoint(const std::string& path, const CheckpointExtras& extras) const {
+  torch::serialize::OutputArchive ar;
+  ar.write("format", c10::IValue(kCheckpointFormat));
+  ar.write("config", c10::IValue(canonical_text(config_)));
+  ar.write("step", c10::IValue(step_));
+  ar.write("sampler_epoch", c10::IValue(sampler_.position().epoch));
+  ar.write("sampler_cursor", c10::IValue(sampler_.position().cursor));
+  std::string extra_names;
+  int64_t extra_index = 0;
+  for (const auto& [key, value] : extras) {
+    extra_names += key + "\n";
+    ar.write("extra_" + std::to_string(extra_index++), c10::IValue(value));
+  }
+  ar.write("extra_names", c10::IValue(extra_names));
+
+  const auto tensors = model_tensors(model_);
+  ar.write("model_names", c10::IValue(join_names(tensors)));
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    ar.write("model_" + std::to_string(i), tensors[i].second.detach());
+  }
+  const auto params = optimized_parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const std::string k = std::to_string(i);
+    if (ema_) ar.write("ema_" + k, ema_->shadow()[i]);
+    auto* st = adam_->state_of(params[i]);
+    ar.write("adam_step_" + k, c10::IValue(st == nullptr ? int64_t{0} : st->step()));
+    if (st != nullptr) {
+      ar.write("adam_m_" + k, st->exp_avg());
+      ar.write("adam_v_" + k, st->exp_avg_sq());
+    }
+  }
+  ar.write("carry_ready", c10::IValue(int64_t{carry_ready_ ? 1 : 0}));
+  if (carry_ready_) {
+    ar.write("carry_latents", c10::IValue(static_cast<int64_t>(carry_.latents.states.size())));
+    for (size_t i = 0; i < carry_.latents.states.size(); ++i) {
+      ar.write("carry_latent_" + std::to_string(i), carry_.latents.states[i]);
+    }
+    ar.write("carry_steps", carry_.steps);
+    ar.write("carry_halted", carry_.halted);
+    ar.write("carry_inputs", carry_.current.inputs);
+    ar.write("carry_labels", carry_.current.labels);
+    ar.write("carry_ids", carry_.current.puzzle_identifiers);
+  }
+  ar.write("rng_cpu", generator_state(c10::Device(c10::kCPU)));
+  if (!device_.is_cpu()) ar.write("rng_device", generator_state(device_));
+
+  std::string bytes;
+  ar.save_to([&](const void* data, size_t n) {
+    bytes.append(static_cast<const char*>(data), n);
+    return n;
+  });
+  write_file_atomically(path, bytes);
+}
+
+CheckpointExtras Trainer::load_checkpoint(const std::string& path) {
+  const std::string bytes = read_file(path);
+  torch::serialize::InputArchive ar;
+  try {
+    ar.load_from(bytes.data(), bytes.size(), c10::Device(c10::kCPU));
+  } catch (const c10::Error& e) {
+    throw DataError("checkpoint " + path + " is corrupt or not a trm-sweep checkpoint (" +
+                    std::to_string(bytes.size()) + " bytes); it was left in place: move it away "
+                    "to start over, or use another --out");
+  }
+  Reader in(ar, path);
+  const int64_t format = in.integer("format");
+  if (format != kCheckpointFormat) {
+    throw DataError("checkpoint " + path + " has format " + std::to_string(format) +
+                    "; this trm-sweep reads format " + std::to_string(kCheckpointFormat));
+  }
+  const std::string saved_config = in.text("config");
+  if (saved_config != canonical_text(config_)) {
+    throw ConfigError("checkpoint " + path + " belongs to another config; differences:" +
+                      config_difference(saved_config, canonical_text(config_)) +
+                      "\nuse another --out, or the checkpoint's config");
+  }
+  const auto tensors = model_tensors(model_);
+  if (in.text("model_names") != join_names(tensors)) {
+    throw DataError("checkpoint " + path + " holds other model tensors than this build's model");
+  }
+
+  // Read everything first, then assign: a malformed file leaves this trainer untouched.
+  std::vector<at::Tensor> model_values, ema_values, adam_m, adam_v;
+  std::vector<int64_t> adam_steps;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    model_values.push_back(in.tensor("model_" + std::to_string(i)));
+    if (!model_values.back().sizes().equals(tensors[i].second.sizes())) {
+      throw DataError("checkpoint " + path + ": " + tensors[i].first + " has another shape");
+    }
+  }
+  const auto params = optimized_parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const std::string k = std::to_string(i);
+    if (ema_) ema_values.push_back(in.tensor("ema_" + k));
+    adam_steps.push_back(in.integer("adam_step_" + k));
+    if (adam_steps.back() > 0) {
+      adam_m.push_back(in.tensor("adam_m_" + k));
+      adam_v.push_back(in.tensor("adam_v_" + k));
+    } else {
+      adam_m.emplace_back();
+      adam_v.emplace_back();
+    }
+  }
+  Carry carry;
+  const bool carry_ready = in.integer("carry_ready") != 0;
+  if (carry_ready) {
+    const int64_t latents = in.integer("carry_latents");
+    for (int64_t i = 0; i < latents; ++i) {
+      carry.latents.states.push_back(in.tensor("carry_latent_" + std::to_string(i)).to(device_));
+    }
+    carry.steps = in.tensor("carry_steps").to(device_);
+    carry.halted = in.tensor("carry_halted").to(device_);
+    carry.current = {in.tensor("carry_inputs").to(device_), in.tensor("carry_labels").to(device_),
+                     in.tensor("carry_ids").to(device_)};
+  }
+  const ExampleSampler::Position position{in.integer("sampler_epoch"),
+                                          in.integer("sampler_cursor")};
+  const at::Tensor rng_cpu = in.tensor("rng_cpu");
+  at::Tensor rng_device;
+  if (!device_.is_cpu()) rng_device = in.tensor("rng_device");
+  CheckpointExtras extras;
+  {
+    std::istringstream names(in.text("extra_names"));
+    std::string key;
+    for (int64_t i = 0; std::getline(names, key); ++i) {
+      extras[key] = in.integer("extra_" + std::to_string(i));
+    }
+  }
+  const int64_t step = in.integer("step");
+
+  try {
+    sampler_.seek(position);
+  } catch (const DataError& e) {
+    throw DataError("checkpoint " + path + ": " + e.what());
+  }
+  {
+    at::NoGradGuard no_grad;
+    for (size_t i = 0; i < tensors.size(); ++i) tensors[i].second.copy_(model_values[i]);
+    for (size_t i = 0; i < ema_values.size(); ++i) ema_->shadow()[i].copy_(ema_values[i]);
+  }
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (adam_steps[i] > 0) adam_->set_state_of(params[i], adam_steps[i], adam_m[i], adam_v[i]);
+  }
+  carry_ = std::move(carry);
+  carry_ready_ = carry_ready;
+  step_ = step;
+  set_generator_state(c10::Device(c10::kCPU), rng_cpu);
+  if (!device_.is_cpu()) set_generator_state(device_, rng_device);
+  return extras;
+}
+
+void Trainer::save_weights(const std::string& path) {
+  std::optional<Ema::Applied> shadow;
+  if (ema_) shadow.emplace(*ema_, model_);
+  torch::serialize::OutputArchive ar;
+  const auto tensors = model_tensors(model_);
+  ar.write("format", c10::IValue(kCheckpointFormat));
+  ar.write("config", c10::IValue(canonical_text(config_)));
+  ar.write("model_names", c10::IValue(join_names(tensors)));
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    ar.write("model_" + std::to_string(i), tensors[i].second.detach().clone());
+  }
+  std::string bytes;
+  ar.save_to([&](const void* data, size_t n) {
+    bytes.append(static_cast<const char*>(data), n);
+    return n;
+  });
+  write_file_atomically(path, bytes);
+}
+
+}  // namespace trm::core

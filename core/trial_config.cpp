@@ -1,0 +1,104 @@
+#include "core/trial_config.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/config_fields.h"
+#include "core/fields.h"
+
+namespace trm::core {
+
+int64_t data_seq_len(const DataConfig& d) { return d.box * d.box * d.box * d.box; }
+int64_t data_vocab_size(const DataConfig& d) { return d.box * d.box + 2; }
+
+std::vector<std::string> trial_problems(const TrialConfig& c) {
+  std::vector<std::string> p;
+  for (const auto& line : config_problems(c.model)) p.push_back("model." + line);
+  const auto& t = c.train;
+  auto at_least = [&](std::string_view key, int64_t value, int64_t min) {
+    if (value < min) {
+      p.push_back(std::string(key) + " = " + std::to_string(value) + ": must be >= " +
+                  std::to_string(min));
+    }
+  };
+  auto in_range = [&](std::string_view key, double value, double lo, double hi) {
+    if (!(value >= lo && value <= hi)) {
+      p.push_back(std::string(key) + " = " + format_double(value) + ": valid range [" +
+                  format_double(lo) + ", " + format_double(hi) + "]");
+    }
+  };
+  at_least("train.batch_size", t.batch_size, 1);
+  at_least("train.epochs", t.epochs, 0);
+  at_least("train.steps", t.steps, 0);
+  if (t.steps == 0 && t.epochs == 0) p.push_back("train.steps = 0 and train.epochs = 0: set one");
+  at_least("train.eval_interval", t.eval_interval, 0);
+  at_least("train.lr_warmup_steps", t.lr_warmup_steps, 0);
+  in_range("train.lr", t.lr, 0.0, 1.0);
+  in_range("train.lr_min_ratio", t.lr_min_ratio, 0.0, 1.0);
+  in_range("train.weight_decay", t.weight_decay, 0.0, 1e3);
+  in_range("train.beta1", t.beta1, 0.0, 1.0);
+  in_range("train.beta2", t.beta2, 0.0, 1.0);
+  in_range("train.puzzle_emb_lr", t.puzzle_emb_lr, 0.0, 1.0);
+  in_range("train.puzzle_emb_weight_decay", t.puzzle_emb_weight_decay, 0.0, 1e3);
+  in_range("train.ema_rate", t.ema_rate, 0.0, 1.0);
+  at_least("train.seed", t.seed, 0);
+
+  const auto& d = c.data;
+  if (d.box != 2 && d.box != 3) {
+    p.push_back("data.box = " + std::to_string(d.box) + ": valid values 2 (4x4) or 3 (9x9)");
+  } else {
+    const int64_t cells = data_seq_len(d);
+    if (d.givens < 0 || d.givens > cells) {
+      p.push_back("data.givens = " + std::to_string(d.givens) + ": valid range [0, " +
+                  std::to_string(cells) + "] for data.box = " + std::to_string(d.box));
+    }
+    // The model must read what the data holds; say exactly which values fit.
+    if (c.model.seq_len != cells) {
+      p.push_back("model.seq_len = " + std::to_string(c.model.seq_len) + ": data.box = " +
+                  std::to_string(d.box) + " gives " + std::to_string(cells) +
+                  "-token examples; set model.seq_len = " + std::to_string(cells));
+    }
+    if (c.model.vocab_size < data_vocab_size(d)) {
+      p.push_back("model.vocab_size = " + std::to_string(c.model.vocab_size) + ": data.box = " +
+                  std::to_string(d.box) + " uses " + std::to_string(data_vocab_size(d)) +
+                  " tokens; set model.vocab_size = " + std::to_string(data_vocab_size(d)));
+    }
+  }
+  at_least("data.train_puzzles", d.train_puzzles, 1);
+  at_least("data.num_aug", d.num_aug, 0);
+  at_least("data.test_puzzles", d.test_puzzles, 1);
+  at_least("data.seed", d.seed, 0);
+  return p;
+}
+
+void validate(const TrialConfig& c) {
+  const auto problems = trial_problems(c);
+  if (problems.empty()) return;
+  if (problems.size() == 1) throw ConfigError("invalid config: " + problems.front());
+  std::string msg = "invalid config (" + std::to_string(problems.size()) + " problems):";
+  for (const auto& line : problems) msg += "\n  " + line;
+  throw ConfigError(msg);
+}
+
+int64_t total_steps(const TrainConfig& t, int64_t num_groups, double mean_puzzle_examples) {
+  if (t.steps > 0) return t.steps;
+  const double examples = static_cast<double>(t.epochs) * static_cast<double>(num_groups) *
+                          mean_puzzle_examples;
+  const auto steps = static_cast<int64_t>(std::floor(examples / static_cast<double>(t.batch_size)));
+  if (steps < 1) {
+    throw ConfigError("train.epochs = " + std::to_string(t.epochs) + " over " +
+                      std::to_string(num_groups) + " groups is less than one batch of " +
+                      std::to_string(t.batch_size) + "; raise train.epochs or set train.steps");
+  }
+  return steps;
+}
+
+std::string canonical_text(const TrialConfig& c) {
+  auto kv = key_values(c);
+  std::sort(kv.begin(), kv.end());
+  std::string out;
+  for (const auto& [key, value] : kv) out += key + " = " + value + "\n";
+  return out;
+}
+
+}  // namespace trm::core

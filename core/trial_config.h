@@ -1,0 +1,126 @@
+// One trial, fully typed: the model, the training procedure (TRM-SPEC §5) and the data it learns
+// from. Torch-free, so sweep/ and storage/ use the same structs. Keys are dotted
+// ("model.l_cycles", "train.lr", "data.givens") in --set, TOML files and the results file alike.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.h"
+
+namespace trm::core {
+
+// Where the examples come from: generated Sudoku (the reference's npy reader is a later issue).
+enum class DataSource { sudoku };
+template <>
+struct EnumNames<DataSource> {
+  static constexpr auto values =
+      std::to_array<std::pair<DataSource, std::string_view>>({{DataSource::sudoku, "sudoku"}});
+};
+
+// Defaults: the paper's Sudoku-Extreme run (TRM-SPEC §5, §6).
+struct TrainConfig {
+  int64_t batch_size = 768;           // B, carry slots = examples per optimizer step (global batch)
+  int64_t epochs = 50000;             // passes over the training groups; sets the step count
+  int64_t steps = 0;                  // optimizer steps; > 0 overrides epochs
+  int64_t eval_interval = 0;          // steps between evaluations; 0 = only after the last step
+  double lr = 1e-4;                   // AdamATan2 base learning rate
+  int64_t lr_warmup_steps = 2000;     // linear warm-up steps (§5.2)
+  double lr_min_ratio = 1.0;          // cosine floor after warm-up; 1 = constant (all paper runs)
+  double weight_decay = 1.0;          // AdamATan2 decoupled decay (Sudoku/Maze 1.0, ARC 0.1)
+  double beta1 = 0.9;                 // AdamATan2 first-moment decay
+  double beta2 = 0.95;                // AdamATan2 second-moment decay
+  double puzzle_emb_lr = 1e-4;        // sign-SGD learning rate of the puzzle-embedding table
+  double puzzle_emb_weight_decay = 1.0;  // its decoupled decay
+  bool ema = true;                    // evaluate and export the EMA shadow (§5.4)
+  double ema_rate = 0.999;            // mu: shadow = (1 - mu) param + mu shadow
+  int64_t seed = 0;                   // torch seed: initial weights, exploration draws
+
+  template <class Self, class Visitor>
+  static void visit_fields(Self& self, Visitor&& v) {
+    v("batch_size", self.batch_size);
+    v("epochs", self.epochs);
+    v("steps", self.steps);
+    v("eval_interval", self.eval_interval);
+    v("lr", self.lr);
+    v("lr_warmup_steps", self.lr_warmup_steps);
+    v("lr_min_ratio", self.lr_min_ratio);
+    v("weight_decay", self.weight_decay);
+    v("beta1", self.beta1);
+    v("beta2", self.beta2);
+    v("puzzle_emb_lr", self.puzzle_emb_lr);
+    v("puzzle_emb_weight_decay", self.puzzle_emb_weight_decay);
+    v("ema", self.ema);
+    v("ema_rate", self.ema_rate);
+    v("seed", self.seed);
+  }
+  bool operator==(const TrainConfig&) const = default;
+};
+
+// Defaults: a Sudoku-Extreme-sized set of generated 9x9 puzzles (1000 originals x 1001 shuffles).
+struct DataConfig {
+  DataSource source = DataSource::sudoku;  // generator of the examples
+  int64_t box = 3;                 // Sudoku box side: 2 (4x4 grids) or 3 (9x9 grids)
+  int64_t train_puzzles = 1000;    // original training puzzles (= groups)
+  int64_t givens = 25;             // givens per generated puzzle (fewer = harder)
+  int64_t num_aug = 1000;          // augmented copies per training original (§7.2)
+  int64_t test_puzzles = 1000;     // held-out puzzles, none equivalent to a training one
+  int64_t seed = 0;                // data seed: the same seed gives the same arrays
+
+  template <class Self, class Visitor>
+  static void visit_fields(Self& self, Visitor&& v) {
+    v("source", self.source);
+    v("box", self.box);
+    v("train_puzzles", self.train_puzzles);
+    v("givens", self.givens);
+    v("num_aug", self.num_aug);
+    v("test_puzzles", self.test_puzzles);
+    v("seed", self.seed);
+  }
+  bool operator==(const DataConfig&) const = default;
+};
+
+struct TrialConfig {
+  ModelConfig model;
+  TrainConfig train;
+  DataConfig data;
+
+  // Every field as "model.x", "train.x", "data.x".
+  template <class Self, class Visitor>
+  static void visit_fields(Self& self, Visitor&& v) {
+    visit_prefixed<ModelConfig>("model.", self.model, v);
+    visit_prefixed<TrainConfig>("train.", self.train, v);
+    visit_prefixed<DataConfig>("data.", self.data, v);
+  }
+  bool operator==(const TrialConfig&) const = default;
+
+ private:
+  template <class Part, class Self, class Visitor>
+  static void visit_prefixed(std::string_view prefix, Self& part, Visitor& v) {
+    std::string name;
+    Part::visit_fields(part, [&](std::string_view leaf, auto& field) {
+      name.assign(prefix).append(leaf);
+      v(std::string_view(name), field);
+    });
+  }
+};
+
+// Tokens and sequence length of the data a DataConfig describes (Sudoku: n*n cells, n+2 tokens).
+int64_t data_seq_len(const DataConfig& d);
+int64_t data_vocab_size(const DataConfig& d);
+
+// Every problem of the trial, model included, one line each; empty when valid.
+std::vector<std::string> trial_problems(const TrialConfig& c);
+// Throws ConfigError listing every problem at once.
+void validate(const TrialConfig& c);
+
+// Optimizer steps of the trial: train.steps, or floor(epochs * groups * examples per puzzle / B)
+// (TRM-SPEC §5.3), from the size of the training split.
+int64_t total_steps(const TrainConfig& t, int64_t num_groups, double mean_puzzle_examples);
+
+// "key = value" lines, sorted by key, canonical values: what the trial id hashes.
+std::string canonical_text(const TrialConfig& c);
+
+}  // namespace trm::core

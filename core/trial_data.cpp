@@ -1,0 +1,88 @@
+#include "core/trial_data.h"
+
+#include <random>
+
+#include "core/errors.h"
+
+namespace trm::core {
+
+TrialData make_trial_data(const DataConfig& d) {
+  SudokuSplitSpec spec;
+  spec.box = static_cast<int>(d.box);
+  spec.num_puzzles = d.train_puzzles;
+  spec.givens = d.givens;
+  spec.num_aug = d.num_aug;
+  spec.seed = static_cast<uint64_t>(d.seed);
+  // The test split's own stream, far from any train seed a user would pick.
+  const uint64_t test_seed = static_cast<uint64_t>(d.seed) ^ 0x7e57'5eed'0000'0000ULL;
+  auto [train, test] = make_sudoku_train_test(spec, d.test_puzzles, test_seed);
+  return {std::move(train), std::move(test)};
+}
+
+ExampleSampler::ExampleSampler(const PuzzleArrays& data, uint64_t seed) : data_(data), seed_(seed) {
+  if (data.num_groups() < 1 || data.num_examples() < 1) {
+    throw DataError("the training split has no examples");
+  }
+  puzzle_of_example_.resize(static_cast<size_t>(data.num_examples()));
+  for (int64_t p = 0; p < data.num_puzzles(); ++p) {
+    for (int32_t e = data.puzzle_indices[p]; e < data.puzzle_indices[p + 1]; ++e) {
+      puzzle_of_example_[static_cast<size_t>(e)] = static_cast<int32_t>(p);
+    }
+  }
+  build_epoch();
+}
+
+void ExampleSampler::build_epoch() {
+  // std::seed_seq and mt19937_64 are specified bit for bit; the draws use our portable helpers.
+  std::seed_seq seq{static_cast<uint32_t>(seed_), static_cast<uint32_t>(seed_ >> 32),
+                    static_cast<uint32_t>(pos_.epoch), static_cast<uint32_t>(pos_.epoch >> 32)};
+  std::mt19937_64 rng(seq);
+  std::vector<int64_t> groups(static_cast<size_t>(data_.num_groups()));
+  for (size_t g = 0; g < groups.size(); ++g) groups[g] = static_cast<int64_t>(g);
+  sudoku_detail::shuffle(groups, rng);
+  order_.clear();
+  for (const int64_t g : groups) {
+    const int32_t first = data_.group_indices[g];
+    const int32_t puzzles = data_.group_indices[g + 1] - first;
+    const int32_t p = first + static_cast<int32_t>(
+                                  sudoku_detail::draw_below(rng, static_cast<uint64_t>(puzzles)));
+    std::vector<int64_t> examples;
+    for (int32_t e = data_.puzzle_indices[p]; e < data_.puzzle_indices[p + 1]; ++e) {
+      examples.push_back(e);
+    }
+    sudoku_detail::shuffle(examples, rng);
+    order_.insert(order_.end(), examples.begin(), examples.end());
+  }
+  if (order_.empty()) throw DataError("the training split's puzzles have no examples");
+}
+
+std::vector<int64_t> ExampleSampler::next(int64_t count) {
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(count));
+  while (static_cast<int64_t>(out.size()) < count) {
+    if (pos_.cursor == static_cast<int64_t>(order_.size())) {
+      ++pos_.epoch;
+      pos_.cursor = 0;
+      build_epoch();
+    }
+    out.push_back(order_[static_cast<size_t>(pos_.cursor++)]);
+  }
+  return out;
+}
+
+int32_t ExampleSampler::puzzle_id_of(int64_t example) const {
+  return data_.puzzle_identifiers[static_cast<size_t>(puzzle_of_example_[static_cast<size_t>(example)])];
+}
+
+void ExampleSampler::seek(Position p) {
+  if (p.epoch < 0 || p.cursor < 0) throw DataError("negative data position in checkpoint");
+  pos_ = {p.epoch, 0};
+  build_epoch();
+  if (p.cursor > static_cast<int64_t>(order_.size())) {
+    throw DataError("data position " + std::to_string(p.cursor) + " past the epoch's " +
+                    std::to_string(order_.size()) + " examples: the checkpoint is for other data");
+  }
+  pos_.cursor = p.cursor;
+}
+
+}  // namespace trm::core

@@ -1,0 +1,52 @@
+// The examples of one trial and the order training visits them (TRM-SPEC §7.1 loader), torch-free.
+// The sampler's whole state is its position, so a checkpoint restores the data order exactly.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/sudoku.h"
+#include "core/trial_config.h"
+
+namespace trm::core {
+
+struct TrialData {
+  PuzzleArrays train;
+  PuzzleArrays test;
+};
+
+// Builds the splits a DataConfig describes (deterministic from data.seed).
+TrialData make_trial_data(const DataConfig& d);
+
+// An endless stream of training examples: epoch e visits every group once in an order shuffled by
+// (seed, e), taking one random puzzle of the group and all its examples in random order. Batches
+// are consecutive stretches of the stream, so one may span two epochs (the reference drops the
+// last partial batch of each iteration instead; with 1000 groups and B = 768 that shifts which
+// examples fall together, not how often each group is seen).
+class ExampleSampler {
+ public:
+  struct Position {
+    int64_t epoch = 0;   // epochs started
+    int64_t cursor = 0;  // examples of that epoch already handed out
+  };
+
+  ExampleSampler(const PuzzleArrays& data, uint64_t seed);
+  // The next `count` example indices of the stream.
+  std::vector<int64_t> next(int64_t count);
+  // Puzzle identifier of an example (from the CSR puzzle index).
+  int32_t puzzle_id_of(int64_t example) const;
+
+  Position position() const { return pos_; }
+  void seek(Position p);
+
+ private:
+  void build_epoch();
+
+  const PuzzleArrays& data_;
+  uint64_t seed_;
+  Position pos_;
+  std::vector<int64_t> order_;            // examples of epoch pos_.epoch, in visiting order
+  std::vector<int32_t> puzzle_of_example_;
+};
+
+}  // namespace trm::core

@@ -1,0 +1,243 @@
+#include "launcher/train_verb.h"
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "core/config_fields.h"
+#include "core/errors.h"
+#include "core/out_of_memory.h"
+#include "core/trainer.h"
+
+namespace trm::launcher {
+
+namespace {
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+namespace fs = std::filesystem;
+
+std::string number(double v) { return std::isfinite(v) ? core::format_double(v) : "null"; }
+std::string number(int64_t v) { return std::to_string(v); }
+
+// One JSON object per line: {"kind":"train","step":1,...}, fields in visitor order.
+template <class Record>
+std::string json_line(const char* kind, const Record& r) {
+  std::string line = std::string("{\"kind\":\"") + kind + "\"";
+  Record::visit_fields(r, [&](std::string_view name, const auto& value) {
+    line += ",\"" + std::string(name) + "\":" + number(value);
+  });
+  return line + "}\n";
+}
+
+std::string duration(double seconds) {
+  const auto s = static_cast<int64_t>(std::max(0.0, seconds));
+  std::ostringstream o;
+  if (s >= 3600) o << s / 3600 << "h";
+  if (s >= 60) o << std::setw(s >= 3600 ? 2 : 1) << std::setfill('0') << (s / 60) % 60 << "m";
+  o << std::setw(s >= 60 ? 2 : 1) << std::setfill('0') << s % 60 << "s";
+  return o.str();
+}
+
+// Appends records to metrics.jsonl (flushed per line) and prints the progress line.
+class TrainSink : public core::MetricSink {
+ public:
+  TrainSink(const std::string& path, int64_t total, int64_t batch, double every,
+            std::ostream& progress)
+      : file_(path, std::ios::app | std::ios::binary),
+        path_(path),
+        total_(total),
+        batch_(batch),
+        every_(every),
+        progress_(progress),
+        tty_(isatty(STDERR_FILENO) != 0 && &progress == &std::cerr) {
+    if (!file_) throw DataError("cannot open " + path + " for appending: " + std::strerror(errno));
+  }
+
+  void on_train(const core::TrainRecord& r) override {
+    write(json_line("train", r));
+    last_train_ = r;
+    ema_rate_ = ema_rate_ == 0 ? r.examples_per_s : 0.9 * ema_rate_ + 0.1 * r.examples_per_s;
+    const auto now = Clock::now();
+    if (r.step == total_ || std::chrono::duration<double>(now - last_print_).count() >= every_) {
+      last_print_ = now;
+      print_progress(r);
+    }
+  }
+
+  void on_eval(const core::EvalRecord& r) override {
+    write(json_line("eval", r));
+    end_progress_line();
+    progress_ << "eval  step " << r.step << "/" << total_ << "  accuracy=" << fixed4(r.accuracy)
+              << " exact_accuracy=" << fixed4(r.exact_accuracy) << " (" << r.count
+              << " test examples, " << duration(r.seconds) << ")\n";
+    last_eval_ = r;
+  }
+
+  int64_t bytes_written() {
+    file_.flush();
+    return static_cast<int64_t>(file_.tellp());
+  }
+  const core::EvalRecord& last_eval() const { return last_eval_; }
+  void end_progress_line() {
+    if (tty_ && open_line_) progress_ << "\n";
+    open_line_ = false;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  static std::string fixed4(double v) {
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(4) << v;
+    return o.str();
+  }
+
+  void write(const std::string& line) {
+    file_ << line;
+    file_.flush();
+    if (!file_) throw DataError("cannot write " + path_ + ": " + std::strerror(errno));
+  }
+
+  void print_progress(const core::TrainRecord& r) {
+    const double eta = static_cast<double>(total_ - r.step) * 1.0 /
+                       std::max(1e-9, ema_rate_ / static_cast<double>(batch_));
+    progress_ << (tty_ ? "\r" : "") << "train step " << r.step << "/" << total_ << "  loss "
+              << fixed4(r.loss) << "  accuracy " << fixed4(r.accuracy) << "  exact "
+              << fixed4(r.exact_accuracy) << "  sup.steps " << std::setprecision(3) << r.steps
+              << "  " << static_cast<int64_t>(ema_rate_) << " ex/s  eta " << duration(eta)
+              << (tty_ ? "   " : "\n");
+    progress_.flush();
+    open_line_ = tty_;
+  }
+  std::ofstream file_;
+  std::string path_;
+  int64_t total_;
+  int64_t batch_;
+  double every_;
+  std::ostream& progress_;
+  bool tty_;
+  bool open_line_ = false;
+  double ema_rate_ = 0;
+  Clock::time_point last_print_{};
+  core::TrainRecord last_train_;
+  core::EvalRecord last_eval_;
+};
+
+c10::Device parse_device(const std::string& text) {
+  try {
+    const c10::Device device(text);
+    if (device.is_cuda() && !at::hasCUDA()) {
+      throw ConfigError("--device " + text + ": this LibTorch build has no CUDA (use --device cpu)");
+    }
+    if (!device.is_cpu() && !device.is_cuda()) {
+      throw ConfigError("--device " + text + ": valid devices are cpu, cuda, cuda:N");
+    }
+    return device;
+  } catch (const c10::Error&) {
+    throw ConfigError("--device " + text + ": valid devices are cpu, cuda, cuda:N");
+  }
+}
+
+}  // namespace
+
+void install_stop_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  for (const int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaction(sig, &sa, nullptr);
+}
+
+int64_t parse_bytes(const std::string& option, const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const std::string unit = used == 0 ? "" : text.substr(used);
+  const double scale = unit.empty() || unit == "B" ? 1.0
+                       : unit == "K" || unit == "KiB" ? 1024.0
+                       : unit == "M" || unit == "MiB" ? 1024.0 * 1024
+                       : unit == "G" || unit == "GiB" ? 1024.0 * 1024 * 1024
+                                                      : -1.0;
+  if (used == 0 || scale < 0 || !(value > 0)) {
+    throw ConfigError(option + " " + text + ": expected a positive size such as 512M or 2G");
+  }
+  return static_cast<int64_t>(value * scale);
+}
+
+int train_verb(const core::TrialConfig& config, const TrainOptions& options, std::ostream& out,
+               std::ostream& progress) {
+  if (options.out_dir.empty()) throw ConfigError("--out DIR is required");
+  core::validate(config);
+  const c10::Device device = parse_device(options.device);
+  if (options.threads > 0) at::set_num_threads(static_cast<int>(options.threads));
+  if (options.memory_budget > 0) core::set_cpu_memory_budget(options.memory_budget);
+
+  const fs::path dir(options.out_dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (!fs::is_directory(dir)) {
+    throw ConfigError("--out " + options.out_dir + ": cannot create this folder" +
+                      (ec ? " (" + ec.message() + ")" : std::string(" (a file has this name)")));
+  }
+  const std::string checkpoint = (dir / "checkpoint.pt").string();
+  const std::string metrics = (dir / "metrics.jsonl").string();
+
+  const core::TrialData data = core::make_trial_data(config.data);
+  core::Trainer trainer(config, data, device);
+
+  // The metrics file keeps exactly the lines of the state being continued.
+  int64_t metrics_bytes = 0;
+  if (fs::exists(checkpoint)) {
+    const auto extras = trainer.load_checkpoint(checkpoint);
+    const auto it = extras.find("metrics_bytes");
+    metrics_bytes = it == extras.end() ? 0 : it->second;
+    progress << "resuming " << checkpoint << " at step " << trainer.step() << "/"
+             << trainer.total_steps() << "\n";
+  }
+  if (fs::exists(metrics) && static_cast<int64_t>(fs::file_size(metrics)) > metrics_bytes) {
+    fs::resize_file(metrics, static_cast<uintmax_t>(metrics_bytes));
+  }
+
+  TrainSink sink(metrics, trainer.total_steps(), config.train.batch_size, options.progress_seconds,
+                 progress);
+  core::LoopControl control;
+  control.stop_at_step = options.stop_at_step;
+  control.checkpoint_every = options.checkpoint_every;
+  control.stop_requested = [] { return g_stop_signal != 0; };
+  control.checkpoint = [&] {
+    trainer.save_checkpoint(checkpoint, {{"metrics_bytes", sink.bytes_written()}});
+  };
+  const auto end = core::train_loop(trainer, sink, control);
+  sink.end_progress_line();
+  if (end == core::LoopEnd::stopped) {
+    out << "stopped at step " << trainer.step() << "/" << trainer.total_steps()
+        << (g_stop_signal != 0 ? " (signal " + std::to_string(g_stop_signal) + ")" : "")
+        << "; checkpoint " << checkpoint << "; run the same command again to continue\n";
+    return kExitStopped;
+  }
+  trainer.save_weights((dir / "weights.pt").string());
+  const auto& r = sink.last_eval();
+  out << "final step " << r.step << "/" << trainer.total_steps() << " test examples " << r.count
+      << " accuracy=" << core::format_double(r.accuracy)
+      << " exact_accuracy=" << core::format_double(r.exact_accuracy) << "\n";
+  return 0;
+}
+
+}  // namespace trm::launcher

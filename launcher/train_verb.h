@@ -1,0 +1,39 @@
+// `trm-sweep train`: one trial, alone or as the child process of a sweep worker. Trains with a
+// live progress line, writes metrics and checkpoints into --out, resumes from its checkpoint.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+#include "core/trial_config.h"
+
+namespace trm::launcher {
+
+// Exit codes of `train` beyond run_guarded's 2 (user error) and 3 (bug).
+inline constexpr int kExitOutOfMemory = 4;  // the trial ran out of memory (a result, not a crash)
+inline constexpr int kExitStopped = 5;      // stopped early by a signal or --stop-at; resumable
+
+struct TrainOptions {
+  std::string out_dir;            // checkpoint.pt, metrics.jsonl, weights.pt
+  std::string device = "cpu";     // cpu, cuda, cuda:N
+  int64_t threads = 0;            // LibTorch intra-op threads; 0 = LibTorch's default
+  int64_t memory_budget = 0;      // bytes of heap (CPU) the trial may use; 0 = no limit
+  int64_t stop_at_step = 0;       // stop with a checkpoint after this step; 0 = run to the end
+  int64_t checkpoint_every = 0;   // steps between checkpoints (also after each evaluation)
+  double progress_seconds = 2.0;  // seconds between progress lines
+};
+
+// "512M", "2G", "1073741824" -> bytes; ConfigError naming the option otherwise.
+int64_t parse_bytes(const std::string& option, const std::string& text);
+
+// Runs (or resumes) the trial; progress on `progress`, the final evaluation as the last line of
+// `out`, ending in "exact_accuracy=<value>". Returns 0, kExitStopped; throws on errors.
+int train_verb(const core::TrialConfig& config, const TrainOptions& options, std::ostream& out,
+               std::ostream& progress);
+
+// Installs SIGTERM, SIGINT and SIGUSR1 handlers that ask a running train_verb to checkpoint and
+// stop (SLURM sends USR1 before the time limit).
+void install_stop_signals();
+
+}  // namespace trm::launcher

@@ -1,0 +1,23 @@
+// Trainer config files in TOML: `[model]`, `[train]`, `[data]` tables (or dotted keys such as
+// `model.l_cycles = 4`), every leaf one field of core::TrialConfig by its dotted name. The same
+// reader serves `trm-sweep train --config` and the `[base]` table of a sweep spec.
+#pragma once
+
+#include <toml++/toml.h>
+
+#include <string>
+#include <vector>
+
+#include "core/trial_config.h"
+
+namespace trm::sweep {
+
+// Applies every key of `table` to `config`. Problems (unknown key with the valid ones, wrong
+// type, bad value) are appended as "SOURCE:LINE:COL: key: message", all of them, not just the first.
+void apply_toml_table(core::TrialConfig& config, const toml::table& table,
+                      const std::string& source, std::vector<std::string>& problems);
+
+// Reads a trainer config file onto `config`; ConfigError listing every problem with file and line.
+void apply_toml_file(core::TrialConfig& config, const std::string& path);
+
+}  // namespace trm::sweep

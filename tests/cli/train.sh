@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# `trm-sweep train` as a user and a sweep worker run it, in real processes:
+#  - stopping at step K and running the same command again gives the same weights file, byte for
+#    byte, and the same metrics, as one uninterrupted run of 2K steps;
+#  - out of memory under --memory-budget is exit 4 with one line, not a crash;
+#  - bad input (config file, keys, --set, a corrupt or foreign checkpoint) is exit 2 with one line
+#    naming what is wrong, and a checkpoint already in --out is never overwritten.
+# Usage: train.sh PATH/TO/trm-sweep SOURCE_DIR
+set -u
+bin=$1
+src=$2
+work=$(mktemp -d /tmp/trm_train_test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL: $*"
+}
+
+# A 4x4 trial of a few seconds; exploration on, so resuming must restore the RNG draws too.
+cat >"$work/tiny.toml" <<'TOML'
+[model]
+hidden_size = 32
+num_heads = 4
+h_cycles = 2
+l_cycles = 2
+vocab_size = 6
+seq_len = 16
+puzzle_emb_ndim = 32
+puzzle_emb_len = 1
+halt_max_steps = 4
+halt_exploration_prob = 0.5
+
+[train]
+batch_size = 16
+steps = 40
+eval_interval = 15
+lr = 1e-3
+lr_warmup_steps = 5
+ema_rate = 0.9
+
+[data]
+box = 2
+givens = 8
+train_puzzles = 20
+num_aug = 3
+test_puzzles = 10
+TOML
+run() { "$bin" train --config "$work/tiny.toml" --threads 1 "$@"; }
+
+# --- resume is bit-exact across processes -------------------------------------------------
+strip() { python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    r.pop("examples_per_s", None); r.pop("seconds", None)
+    print(json.dumps(r, sort_keys=True))' "$1"; }
+run --out "$work/straight" >"$work/straight.out" 2>/dev/null
+rc_straight=$?
+run --out "$work/resumed" --stop-at 20 >"$work/stop.out" 2>/dev/null
+rc_stop=$?
+run --out "$work/resumed" >"$work/resumed.out" 2>"$work/resumed.err"
+rc_resumed=$?
+if [ $rc_straight -eq 0 ] && [ $rc_stop -eq 5 ] && [ $rc_resumed -eq 0 ]; then ok; else
+  fail "exit codes straight=$rc_straight stop=$rc_stop (want 5) resumed=$rc_resumed"
+fi
+grep -q "resuming .* at step 20/40" "$work/resumed.err" && ok || fail "no 'resuming at step 20/40' line"
+cmp -s "$work/straight/weights.pt" "$work/resumed/weights.pt" && ok ||
+  fail "weights.pt differs between the straight and the resumed run"
+if [ "$(strip "$work/straight/metrics.jsonl")" = "$(strip "$work/resumed/metrics.jsonl")" ] &&
+  [ "$(wc -l <"$work/resumed/metrics.jsonl")" -eq 43 ]; then ok; else
+  fail "metrics.jsonl differs (or is not 40 train + 3 eval lines)"
+fi
+last=$(tail -n 1 "$work/straight.out")
+[[ "$last" =~ exact_accuracy=[0-9.e-]+$ ]] && ok || fail "last line does not end in exact_accuracy=<v>: $last"
+[ "$(tail -n 1 "$work/resumed.out")" = "$last" ] && ok || fail "the resumed run reports another result"
+
+# --- out of memory is a result --------------------------------------------------------------
+"$bin" train --config "$work/tiny.toml" --set model.hidden_size=4096 --memory-budget 512M \
+  --out "$work/oom" >"$work/oom.out" 2>"$work/oom.err"
+rc=$?
+if [ $rc -eq 4 ] && [ "$(wc -l <"$work/oom.err")" -eq 1 ] && grep -q "out of memory" "$work/oom.err"; then
+  ok
+else fail "OOM: exit $rc (want 4), stderr: $(cat "$work/oom.err")"; fi
+
+# --- bad input: exit 2, one line, nothing on stdout -----------------------------------------
+expect_error() {  # expect_error "substring" train-args...: exactly one line on stderr
+  expect_error_lines 1 "$@"
+}
+expect_error_lines() {  # expect_error_lines N "substring" train-args...: all problems, N lines
+  local want_lines=$1 want=$2
+  shift 2
+  local out rc
+  out=$("$bin" train "$@" 2>"$work/err")
+  rc=$?
+  local lines
+  lines=$(wc -l <"$work/err")
+  if [ $rc -eq 2 ] && [ -z "$out" ] && [ "$lines" -eq "$want_lines" ] && grep -qF -- "$want" "$work/err"; then ok; else
+    fail "train $* -> exit $rc, $lines line(s): $(cat "$work/err")"
+    echo "      expected exit 2 and one line containing: $want"
+  fi
+}
+expect_error "config file $work/missing.toml: no such file" --config "$work/missing.toml" --out "$work/x"
+expect_error "config file $work: no such file" --config "$work" --out "$work/x"
+printf '[model]\nl_cycle = 3\n' >"$work/typo.toml"
+expect_error "$work/typo.toml:2:1: unknown key 'model.l_cycle'; did you mean 'model.l_cycles'? valid keys: model.hidden_size" \
+  --config "$work/typo.toml" --out "$work/x"
+printf '[train]\nlr = "fast"\n' >"$work/type.toml"
+expect_error "$work/type.toml:2:1: train.lr = \"fast\": expected a finite number" --config "$work/type.toml" --out "$work/x"
+printf '[train\nlr = 1\n' >"$work/syntax.toml"
+expect_error "$work/syntax.toml:1:" --config "$work/syntax.toml" --out "$work/x"
+expect_error "unknown key 'model.nonexistent'" --config "$work/tiny.toml" --set model.nonexistent=1 --out "$work/x"
+expect_error "--set model.l_cycles: expected key=value" --config "$work/tiny.toml" --set model.l_cycles --out "$work/x"
+expect_error_lines 3 "model.seq_len = 16: data.box = 3 gives 81-token examples; set model.seq_len = 81" --config "$work/tiny.toml" --set data.box=3 --out "$work/x"
+expect_error "--memory-budget lots: expected a positive size" --config "$work/tiny.toml" --memory-budget lots --out "$work/x"
+
+# A corrupt checkpoint is reported and left exactly as it was.
+mkdir -p "$work/corrupt"
+head -c 3000 "$work/straight/checkpoint.pt" >"$work/corrupt/checkpoint.pt"
+cp "$work/corrupt/checkpoint.pt" "$work/corrupt.copy"
+expect_error "checkpoint $work/corrupt/checkpoint.pt is corrupt" --config "$work/tiny.toml" --out "$work/corrupt"
+cmp -s "$work/corrupt/checkpoint.pt" "$work/corrupt.copy" && ok || fail "the corrupt checkpoint was modified"
+# A checkpoint of another config is refused, naming the field, and also left in place.
+cp "$work/straight/checkpoint.pt" "$work/straight.ckpt"
+expect_error_lines 4 "checkpoint: train.lr = 0.001" --config "$work/tiny.toml" --set train.lr=0.002 --out "$work/straight"
+cmp -s "$work/straight/checkpoint.pt" "$work/straight.ckpt" && ok || fail "the foreign checkpoint was modified"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

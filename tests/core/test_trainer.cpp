@@ -1,0 +1,242 @@
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "core/atomic_file.h"
+#include "core/errors.h"
+#include "core/trainer.h"
+
+namespace trm::core {
+namespace {
+
+// A 4x4 Sudoku trial small enough to train a few steps in milliseconds.
+TrialConfig tiny_trial() {
+  TrialConfig c;
+  auto& m = c.model;
+  m.hidden_size = 32;
+  m.num_heads = 4;
+  m.h_cycles = 2;
+  m.l_cycles = 2;
+  m.vocab_size = 6;
+  m.seq_len = 16;
+  m.puzzle_emb_ndim = 32;
+  m.puzzle_emb_len = 1;
+  m.halt_max_steps = 4;
+  m.halt_exploration_prob = 0.5;  // the exploration draws must be restored by a resume
+  c.train.batch_size = 8;
+  c.train.steps = 20;
+  c.train.lr = 1e-3;
+  c.train.lr_warmup_steps = 3;
+  c.train.ema_rate = 0.9;
+  c.data = {.source = DataSource::sudoku, .box = 2, .train_puzzles = 6, .givens = 8,
+            .num_aug = 2, .test_puzzles = 5, .seed = 1};
+  return c;
+}
+
+const TrialData& tiny_data() {
+  static const TrialData data = make_trial_data(tiny_trial().data);
+  return data;
+}
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() /
+          ("trm_test_" + std::to_string(::getpid()) + "_" + name))
+      .string();
+}
+
+std::vector<at::Tensor> all_tensors(const Trainer& t) {
+  std::vector<at::Tensor> out;
+  for (const auto& p : t.model()->named_parameters()) out.push_back(p.value().detach().clone());
+  for (const auto& b : t.model()->named_buffers()) out.push_back(b.value().clone());
+  return out;
+}
+
+at::Tensor named_parameter(const Trainer& t, const std::string& name) {
+  for (const auto& p : t.model()->named_parameters()) {
+    if (p.key() == name) return p.value();
+  }
+  throw std::runtime_error("no parameter " + name);
+}
+
+void set_q_halt_bias(const Trainer& t, double value) {
+  at::NoGradGuard no_grad;
+  named_parameter(t, "q_head.bias").fill_(value);
+  named_parameter(t, "q_head.weight").zero_();
+}
+
+void expect_same_record(const TrainRecord& a, const TrainRecord& b) {
+  // Everything but the wall-clock rate must be identical, bit for bit.
+  EXPECT_EQ(a.step, b.step);
+  EXPECT_EQ(a.lr, b.lr);
+  EXPECT_EQ(a.loss, b.loss) << "step " << a.step;
+  EXPECT_EQ(a.q_halt_loss, b.q_halt_loss);
+  EXPECT_EQ(a.accuracy, b.accuracy);
+  EXPECT_EQ(a.count, b.count);
+  EXPECT_EQ(a.steps, b.steps);
+}
+
+TEST(TrainerResume, ContinuingFromACheckpointInAFreshTrainerIsBitExact) {
+  const auto& data = tiny_data();
+  const int64_t K = 7;
+  Trainer straight(tiny_trial(), data, c10::Device(c10::kCPU));
+  set_q_halt_bias(straight, 2.0);  // slots halt, so the exploration draws decide how long they run
+  std::vector<TrainRecord> expected;
+  for (int64_t i = 0; i < 2 * K; ++i) expected.push_back(straight.train_step());
+  const auto expected_eval = straight.evaluate();
+
+  const auto path = temp_path("resume.pt");
+  {
+    Trainer first(tiny_trial(), data, c10::Device(c10::kCPU));
+    set_q_halt_bias(first, 2.0);
+    for (int64_t i = 0; i < K; ++i) expect_same_record(first.train_step(), expected[i]);
+    first.save_checkpoint(path, {{"metrics_bytes", 1234}});
+  }
+  Trainer second(tiny_trial(), data, c10::Device(c10::kCPU));
+  const auto extras = second.load_checkpoint(path);
+  EXPECT_EQ(extras.at("metrics_bytes"), 1234);
+  EXPECT_EQ(second.step(), K);
+  for (int64_t i = K; i < 2 * K; ++i) expect_same_record(second.train_step(), expected[i]);
+
+  const auto a = all_tensors(straight), b = all_tensors(second);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(at::equal(a[i], b[i])) << "tensor " << i;
+  const auto eval = second.evaluate();
+  EXPECT_EQ(eval.exact_accuracy, expected_eval.exact_accuracy);
+  EXPECT_EQ(eval.lm_loss, expected_eval.lm_loss) << "the EMA shadow must resume too";
+  std::remove(path.c_str());
+}
+
+TEST(TrainerCheckpoint, ACorruptOrTruncatedFileIsADataErrorAndIsLeftInPlace) {
+  const auto& data = tiny_data();
+  Trainer t(tiny_trial(), data, c10::Device(c10::kCPU));
+  t.train_step();
+  const auto path = temp_path("corrupt.pt");
+  t.save_checkpoint(path, {});
+  const std::string good = read_file(path);
+  for (const std::string& bad : {std::string("not a checkpoint"), good.substr(0, good.size() / 2)}) {
+    write_file_atomically(path, bad);
+    Trainer fresh(tiny_trial(), data, c10::Device(c10::kCPU));
+    EXPECT_THROW(fresh.load_checkpoint(path), DataError);
+    EXPECT_EQ(read_file(path), bad) << "the file must not be touched";
+    EXPECT_EQ(fresh.step(), 0);
+  }
+  std::remove(path.c_str());
+}
+
+TEST(TrainerCheckpoint, ACheckpointOfAnotherConfigIsRefusedNamingTheField) {
+  const auto& data = tiny_data();
+  Trainer t(tiny_trial(), data, c10::Device(c10::kCPU));
+  const auto path = temp_path("other.pt");
+  t.save_checkpoint(path, {});
+  auto other = tiny_trial();
+  other.train.lr = 2e-3;
+  Trainer u(other, data, c10::Device(c10::kCPU));
+  try {
+    u.load_checkpoint(path);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("train.lr = 0.001"), std::string::npos) << e.what();
+  }
+  std::remove(path.c_str());
+}
+
+TEST(TrainerHalting, BceHaltsAfterOneStepOnceConfidentAndRunsToNSupOtherwise) {
+  auto c = tiny_trial();
+  c.model.halt_exploration_prob = 0.0;
+  Trainer confident(c, tiny_data(), c10::Device(c10::kCPU));
+  set_q_halt_bias(confident, 10.0);
+  auto r = confident.train_step();
+  EXPECT_EQ(r.count, 8) << "every slot halts after its first supervision step";
+  EXPECT_EQ(r.steps, 1.0);
+
+  Trainer unsure(c, tiny_data(), c10::Device(c10::kCPU));
+  for (int64_t s = 1; s < c.model.halt_max_steps; ++s) {
+    set_q_halt_bias(unsure, -10.0);
+    EXPECT_EQ(unsure.train_step().count, 0) << "step " << s;
+  }
+  set_q_halt_bias(unsure, -10.0);
+  r = unsure.train_step();
+  EXPECT_EQ(r.count, 8);
+  EXPECT_EQ(r.steps, static_cast<double>(c.model.halt_max_steps));
+}
+
+TEST(TrainerHalting, ExplorationDelaysTrainingHaltsButNotEvaluation) {
+  auto c = tiny_trial();
+  c.model.halt_exploration_prob = 1.0;  // every slot draws a minimum of 2..N_sup steps
+  c.train.ema = false;
+  Trainer t(c, tiny_data(), c10::Device(c10::kCPU));
+  set_q_halt_bias(t, 10.0);
+  EXPECT_EQ(t.train_step().count, 0) << "no slot may halt after one step";
+  set_q_halt_bias(t, 10.0);
+  const auto eval = t.evaluate();
+  EXPECT_EQ(eval.steps, static_cast<double>(c.model.halt_max_steps));
+  EXPECT_EQ(eval.count, tiny_data().test.num_examples());
+}
+
+TEST(TrainerHalting, ActAddsTheContinueLossFromItsExtraPassAndBceDoesNot) {
+  auto c = tiny_trial();
+  Trainer bce(c, tiny_data(), c10::Device(c10::kCPU));
+  EXPECT_EQ(bce.train_step().q_continue_loss, 0.0);
+  c.model.halting = Halting::act;
+  Trainer act(c, tiny_data(), c10::Device(c10::kCPU));
+  const auto r = act.train_step();
+  EXPECT_GT(r.q_continue_loss, 0.0);
+  EXPECT_DOUBLE_EQ(r.loss, r.lm_loss + 0.5 * (r.q_halt_loss + r.q_continue_loss));
+}
+
+TEST(TrainerEma, EvaluationUsesTheShadowAndLeavesTheTrainingWeightsAlone) {
+  auto c = tiny_trial();
+  c.train.ema = false;
+  Trainer plain(c, tiny_data(), c10::Device(c10::kCPU));
+  c.train.ema = true;
+  c.train.ema_rate = 0.0;  // shadow == the current weights
+  Trainer same(c, tiny_data(), c10::Device(c10::kCPU));
+  c.train.ema_rate = 0.9;
+  Trainer averaged(c, tiny_data(), c10::Device(c10::kCPU));
+  for (int i = 0; i < 5; ++i) {
+    plain.train_step();
+    same.train_step();
+    averaged.train_step();
+  }
+  const auto before = all_tensors(averaged);
+  const auto p = plain.evaluate(), s = same.evaluate(), a = averaged.evaluate();
+  EXPECT_EQ(p.lm_loss, s.lm_loss);
+  EXPECT_NE(p.lm_loss, a.lm_loss) << "the averaged shadow must give another evaluation";
+  const auto after = all_tensors(averaged);
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(at::equal(before[i], after[i]));
+}
+
+class RecordingSink : public MetricSink {
+ public:
+  void on_train(const TrainRecord& r) override { train.push_back(r.step); }
+  void on_eval(const EvalRecord& r) override { eval.push_back(r.step); }
+  std::vector<int64_t> train, eval;
+};
+
+TEST(TrainLoop, EvaluatesEveryIntervalAndAtTheEndAndStopsWithACheckpoint) {
+  auto c = tiny_trial();
+  c.train.steps = 10;
+  c.train.eval_interval = 4;
+  Trainer t(c, tiny_data(), c10::Device(c10::kCPU));
+  RecordingSink sink;
+  std::vector<int64_t> checkpoints;
+  LoopControl control;
+  control.stop_at_step = 6;
+  control.checkpoint = [&] { checkpoints.push_back(t.step()); };
+  EXPECT_EQ(train_loop(t, sink, control), LoopEnd::stopped);
+  EXPECT_EQ(sink.train.size(), 6u);
+  EXPECT_EQ(sink.eval, (std::vector<int64_t>{4}));
+  EXPECT_EQ(checkpoints, (std::vector<int64_t>{4, 6}));
+  control.stop_at_step = 0;
+  EXPECT_EQ(train_loop(t, sink, control), LoopEnd::finished);
+  EXPECT_EQ(sink.train.size(), 10u);
+  EXPECT_EQ(sink.eval, (std::vector<int64_t>{4, 8, 10}));
+  EXPECT_EQ(checkpoints, (std::vector<int64_t>{4, 6, 8, 10}));
+}
+
+}  // namespace
+}  // namespace trm::core
