@@ -16,7 +16,9 @@
 namespace trm::core {
 
 template <class E>
-concept ConfigEnum = std::is_enum_v<E> && requires { EnumNames<E>::values; };
+concept ConfigEnum = std::is_enum_v<E> && requires {
+  EnumNames<E>::values;
+};
 
 template <ConfigEnum E>
 std::string_view enum_name(E e) {

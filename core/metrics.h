@@ -10,18 +10,18 @@ namespace trm::core {
 // One training step. Losses are the batch sums / batch size; the accuracies and `steps` are
 // over the slots that halted this step (`count` of them; all 0 when none halted), as the reference.
 struct TrainRecord {
-  int64_t step = 0;               // optimizer steps done, counting this one
-  double lr = 0;                  // learning rate of this step (after warm-up: train.lr)
-  double loss = 0;                // lm_loss + 0.5 (q_halt_loss + q_continue_loss)
-  double lm_loss = 0;             // token cross-entropy, mean over labelled tokens per slot
-  double q_halt_loss = 0;         // BCE of q_halt against whole-sequence correctness
-  double q_continue_loss = 0;     // ACT continue loss (0 with halting = bce)
-  double accuracy = 0;            // fraction of labelled tokens right, mean over halted slots
-  double exact_accuracy = 0;      // fraction of halted slots entirely right
-  double q_halt_accuracy = 0;     // fraction of halted slots whose q_halt sign was right
-  double steps = 0;               // mean supervision steps the halted slots used
-  int64_t count = 0;              // slots that halted this step
-  double examples_per_s = 0;      // slots processed per second of this step (wall clock)
+  int64_t step = 0;            // optimizer steps done, counting this one
+  double lr = 0;               // learning rate of this step (after warm-up: train.lr)
+  double loss = 0;             // lm_loss + 0.5 (q_halt_loss + q_continue_loss)
+  double lm_loss = 0;          // token cross-entropy, mean over labelled tokens per slot
+  double q_halt_loss = 0;      // BCE of q_halt against whole-sequence correctness
+  double q_continue_loss = 0;  // ACT continue loss (0 with halting = bce)
+  double accuracy = 0;         // fraction of labelled tokens right, mean over halted slots
+  double exact_accuracy = 0;   // fraction of halted slots entirely right
+  double q_halt_accuracy = 0;  // fraction of halted slots whose q_halt sign was right
+  double steps = 0;            // mean supervision steps the halted slots used
+  int64_t count = 0;           // slots that halted this step
+  double examples_per_s = 0;   // slots processed per second of this step (wall clock)
 
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor&& v) {
@@ -43,15 +43,15 @@ struct TrainRecord {
 // One evaluation over the whole test split, every example run for all N_sup steps (§3.2).
 // Everything is normalised by `count`, the test examples with at least one labelled token.
 struct EvalRecord {
-  int64_t step = 0;               // optimizer steps done when it ran
+  int64_t step = 0;  // optimizer steps done when it ran
   double lm_loss = 0;
   double q_halt_loss = 0;
   double accuracy = 0;
-  double exact_accuracy = 0;      // the paper's Sudoku/Maze "accuracy"
+  double exact_accuracy = 0;  // the paper's Sudoku/Maze "accuracy"
   double q_halt_accuracy = 0;
-  double steps = 0;               // N_sup
+  double steps = 0;  // N_sup
   int64_t count = 0;
-  double seconds = 0;             // wall time of the evaluation
+  double seconds = 0;  // wall time of the evaluation
 
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor&& v) {

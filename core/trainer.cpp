@@ -33,7 +33,9 @@ void seed_torch(uint64_t seed, const c10::Device& device) {
   }
 }
 
-double ratio(double sum, int64_t count) { return sum / static_cast<double>(std::max<int64_t>(1, count)); }
+double ratio(double sum, int64_t count) {
+  return sum / static_cast<double>(std::max<int64_t>(1, count));
+}
 
 }  // namespace
 
@@ -157,7 +159,8 @@ EvalRecord Trainer::evaluate() {
     const Batch batch = make_batch(test, examples, rows);
     Carry carry = initial_carry(model_, batch);
     ActStep last;
-    for (int64_t s = 0; s < config_.model.halt_max_steps; ++s) last = act_step(model_, carry, batch);
+    for (int64_t s = 0; s < config_.model.halt_max_steps; ++s)
+      last = act_step(model_, carry, batch);
     const LossTerms loss = act_loss(config_.model, carry, last);
     // Padding rows have no labels: they add nothing to the sums and are not counted.
     lm += loss.lm_loss.item<double>();

@@ -151,7 +151,8 @@ CheckpointExtras Trainer::load_checkpoint(const std::string& path) {
     ar.load_from(bytes.data(), bytes.size(), c10::Device(c10::kCPU));
   } catch (const c10::Error& e) {
     throw DataError("checkpoint " + path + " is corrupt or not a trm-sweep checkpoint (" +
-                    std::to_string(bytes.size()) + " bytes); it was left in place: move it away "
+                    std::to_string(bytes.size()) +
+                    " bytes); it was left in place: move it away "
                     "to start over, or use another --out");
   }
   Reader in(ar, path);

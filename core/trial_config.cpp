@@ -17,8 +17,8 @@ std::vector<std::string> trial_problems(const TrialConfig& c) {
   const auto& t = c.train;
   auto at_least = [&](std::string_view key, int64_t value, int64_t min) {
     if (value < min) {
-      p.push_back(std::string(key) + " = " + std::to_string(value) + ": must be >= " +
-                  std::to_string(min));
+      p.push_back(std::string(key) + " = " + std::to_string(value) +
+                  ": must be >= " + std::to_string(min));
     }
   };
   auto in_range = [&](std::string_view key, double value, double lo, double hi) {
@@ -54,8 +54,8 @@ std::vector<std::string> trial_problems(const TrialConfig& c) {
     }
     // The model must read what the data holds; say exactly which values fit.
     if (c.model.seq_len != cells) {
-      p.push_back("model.seq_len = " + std::to_string(c.model.seq_len) + ": data.box = " +
-                  std::to_string(d.box) + " gives " + std::to_string(cells) +
+      p.push_back("model.seq_len = " + std::to_string(c.model.seq_len) +
+                  ": data.box = " + std::to_string(d.box) + " gives " + std::to_string(cells) +
                   "-token examples; set model.seq_len = " + std::to_string(cells));
     }
     if (c.model.vocab_size < data_vocab_size(d)) {
@@ -82,8 +82,8 @@ void validate(const TrialConfig& c) {
 
 int64_t total_steps(const TrainConfig& t, int64_t num_groups, double mean_puzzle_examples) {
   if (t.steps > 0) return t.steps;
-  const double examples = static_cast<double>(t.epochs) * static_cast<double>(num_groups) *
-                          mean_puzzle_examples;
+  const double examples =
+      static_cast<double>(t.epochs) * static_cast<double>(num_groups) * mean_puzzle_examples;
   const auto steps = static_cast<int64_t>(std::floor(examples / static_cast<double>(t.batch_size)));
   if (steps < 1) {
     throw ConfigError("train.epochs = " + std::to_string(t.epochs) + " over " +

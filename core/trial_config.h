@@ -22,21 +22,21 @@ struct EnumNames<DataSource> {
 
 // Defaults: the paper's Sudoku-Extreme run (TRM-SPEC §5, §6).
 struct TrainConfig {
-  int64_t batch_size = 768;           // B, carry slots = examples per optimizer step (global batch)
-  int64_t epochs = 50000;             // passes over the training groups; sets the step count
-  int64_t steps = 0;                  // optimizer steps; > 0 overrides epochs
-  int64_t eval_interval = 0;          // steps between evaluations; 0 = only after the last step
-  double lr = 1e-4;                   // AdamATan2 base learning rate
-  int64_t lr_warmup_steps = 2000;     // linear warm-up steps (§5.2)
-  double lr_min_ratio = 1.0;          // cosine floor after warm-up; 1 = constant (all paper runs)
-  double weight_decay = 1.0;          // AdamATan2 decoupled decay (Sudoku/Maze 1.0, ARC 0.1)
-  double beta1 = 0.9;                 // AdamATan2 first-moment decay
-  double beta2 = 0.95;                // AdamATan2 second-moment decay
-  double puzzle_emb_lr = 1e-4;        // sign-SGD learning rate of the puzzle-embedding table
+  int64_t batch_size = 768;        // B, carry slots = examples per optimizer step (global batch)
+  int64_t epochs = 50000;          // passes over the training groups; sets the step count
+  int64_t steps = 0;               // optimizer steps; > 0 overrides epochs
+  int64_t eval_interval = 0;       // steps between evaluations; 0 = only after the last step
+  double lr = 1e-4;                // AdamATan2 base learning rate
+  int64_t lr_warmup_steps = 2000;  // linear warm-up steps (§5.2)
+  double lr_min_ratio = 1.0;       // cosine floor after warm-up; 1 = constant (all paper runs)
+  double weight_decay = 1.0;       // AdamATan2 decoupled decay (Sudoku/Maze 1.0, ARC 0.1)
+  double beta1 = 0.9;              // AdamATan2 first-moment decay
+  double beta2 = 0.95;             // AdamATan2 second-moment decay
+  double puzzle_emb_lr = 1e-4;     // sign-SGD learning rate of the puzzle-embedding table
   double puzzle_emb_weight_decay = 1.0;  // its decoupled decay
-  bool ema = true;                    // evaluate and export the EMA shadow (§5.4)
-  double ema_rate = 0.999;            // mu: shadow = (1 - mu) param + mu shadow
-  int64_t seed = 0;                   // torch seed: initial weights, exploration draws
+  bool ema = true;                       // evaluate and export the EMA shadow (§5.4)
+  double ema_rate = 0.999;               // mu: shadow = (1 - mu) param + mu shadow
+  int64_t seed = 0;                      // torch seed: initial weights, exploration draws
 
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor&& v) {
@@ -62,12 +62,12 @@ struct TrainConfig {
 // Defaults: a Sudoku-Extreme-sized set of generated 9x9 puzzles (1000 originals x 1001 shuffles).
 struct DataConfig {
   DataSource source = DataSource::sudoku;  // generator of the examples
-  int64_t box = 3;                 // Sudoku box side: 2 (4x4 grids) or 3 (9x9 grids)
-  int64_t train_puzzles = 1000;    // original training puzzles (= groups)
-  int64_t givens = 25;             // givens per generated puzzle (fewer = harder)
-  int64_t num_aug = 1000;          // augmented copies per training original (§7.2)
-  int64_t test_puzzles = 1000;     // held-out puzzles, none equivalent to a training one
-  int64_t seed = 0;                // data seed: the same seed gives the same arrays
+  int64_t box = 3;                         // Sudoku box side: 2 (4x4 grids) or 3 (9x9 grids)
+  int64_t train_puzzles = 1000;            // original training puzzles (= groups)
+  int64_t givens = 25;                     // givens per generated puzzle (fewer = harder)
+  int64_t num_aug = 1000;                  // augmented copies per training original (§7.2)
+  int64_t test_puzzles = 1000;             // held-out puzzles, none equivalent to a training one
+  int64_t seed = 0;                        // data seed: the same seed gives the same arrays
 
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor&& v) {

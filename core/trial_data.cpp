@@ -71,7 +71,8 @@ std::vector<int64_t> ExampleSampler::next(int64_t count) {
 }
 
 int32_t ExampleSampler::puzzle_id_of(int64_t example) const {
-  return data_.puzzle_identifiers[static_cast<size_t>(puzzle_of_example_[static_cast<size_t>(example)])];
+  return data_
+      .puzzle_identifiers[static_cast<size_t>(puzzle_of_example_[static_cast<size_t>(example)])];
 }
 
 void ExampleSampler::seek(Position p) {

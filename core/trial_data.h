@@ -45,7 +45,7 @@ class ExampleSampler {
   const PuzzleArrays& data_;
   uint64_t seed_;
   Position pos_;
-  std::vector<int64_t> order_;            // examples of epoch pos_.epoch, in visiting order
+  std::vector<int64_t> order_;  // examples of epoch pos_.epoch, in visiting order
   std::vector<int32_t> puzzle_of_example_;
 };
 

@@ -25,10 +25,11 @@ int64_t parse_count(const std::string& flag, const std::string& value) {
 }
 
 int usage() {
-  std::cerr << "usage: trm-core parity [DIR] [-v]\n"
-               "       trm-core model [--preset trm|trm-att|hrm] [--set key=value]...\n"
-               "       trm-core train --out DIR [--set key=value]... [--device D] [--threads N]\n"
-               "                      [--memory-budget SIZE] [--stop-at STEP] [--checkpoint-every N]\n";
+  std::cerr
+      << "usage: trm-core parity [DIR] [-v]\n"
+         "       trm-core model [--preset trm|trm-att|hrm] [--set key=value]...\n"
+         "       trm-core train --out DIR [--set key=value]... [--device D] [--threads N]\n"
+         "                      [--memory-budget SIZE] [--stop-at STEP] [--checkpoint-every N]\n";
   return 2;
 }
 
@@ -89,8 +90,9 @@ int main(int argc, char** argv) {
         } else if (flag == "--memory-budget") {
           options.memory_budget = trm::launcher::parse_bytes(flag, value);
         } else if (flag == "--config") {
-          throw trm::ConfigError("--config: trm-core reads no TOML; pass the keys with --set, "
-                                 "or use trm-sweep train");
+          throw trm::ConfigError(
+              "--config: trm-core reads no TOML; pass the keys with --set, "
+              "or use trm-sweep train");
         } else {
           return usage();
         }

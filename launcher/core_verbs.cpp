@@ -65,8 +65,8 @@ int parity_verb(const std::string& dir, bool verbose, std::ostream& out) {
           << ")\n";
     }
     out << f.name << ": " << report.checks.size() - failed << " of " << report.checks.size()
-        << " tensors match the reference (mixer " << core::enum_name(report.config.mixer)
-        << ", D " << report.config.hidden_size << ", T " << report.config.h_cycles << ", n "
+        << " tensors match the reference (mixer " << core::enum_name(report.config.mixer) << ", D "
+        << report.config.hidden_size << ", T " << report.config.h_cycles << ", n "
         << report.config.l_cycles << ")\n";
     all_ok = all_ok && report.ok();
   }

@@ -1,7 +1,6 @@
 // trm-sweep: the composition root. Parses the command line and dispatches to the verbs; user
 // errors become one clear line on stderr and exit code 2, bugs exit code 3.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "core/errors.h"
@@ -33,7 +32,8 @@ int main(int argc, char** argv) {
   std::string config_file, memory_budget;
   std::vector<std::string> train_sets;
   trm::launcher::TrainOptions options;
-  train->add_option("--config", config_file, "TOML file of trainer keys ([model], [train], [data])");
+  train->add_option("--config", config_file,
+                    "TOML file of trainer keys ([model], [train], [data])");
   train->add_option("--set", train_sets,
                     "override a key after the file: section.key=value, e.g. model.l_cycles=4");
   train->add_option("--out", options.out_dir, "folder for checkpoint, metrics and weights")
@@ -43,14 +43,16 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   train->add_option("--memory-budget", memory_budget,
                     "heap limit for the trial, e.g. 2G; going past it is reported as OOM");
-  train->add_option("--stop-at", options.stop_at_step,
-                    "checkpoint and stop after this step (exit 5); run again to continue")
+  train
+      ->add_option("--stop-at", options.stop_at_step,
+                   "checkpoint and stop after this step (exit 5); run again to continue")
       ->check(CLI::PositiveNumber);
-  train->add_option("--checkpoint-every", options.checkpoint_every,
-                    "steps between checkpoints (also after every evaluation)")
+  train
+      ->add_option("--checkpoint-every", options.checkpoint_every,
+                   "steps between checkpoints (also after every evaluation)")
       ->check(CLI::PositiveNumber);
-  train->add_option("--progress-seconds", options.progress_seconds,
-                    "seconds between progress lines")
+  train
+      ->add_option("--progress-seconds", options.progress_seconds, "seconds between progress lines")
       ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);

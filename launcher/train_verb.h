@@ -17,12 +17,15 @@ inline constexpr int kExitStopped = 5;      // stopped early by a signal or --st
 struct TrainOptions {
   std::string out_dir;            // checkpoint.pt, metrics.jsonl, weights.pt
   std::string device = "cpu";     // cpu, cuda, cuda:N
-  int64_t threads = 0;            // LibTorch intra-op threads; 0 = LibTorch's default
+  int64_t threads = 0;            // LibTorch intra-op threads; 0 = the cores this process may use
   int64_t memory_budget = 0;      // bytes of heap (CPU) the trial may use; 0 = no limit
   int64_t stop_at_step = 0;       // stop with a checkpoint after this step; 0 = run to the end
   int64_t checkpoint_every = 0;   // steps between checkpoints (also after each evaluation)
   double progress_seconds = 2.0;  // seconds between progress lines
 };
+
+// CPU cores this process may run on (its affinity mask: taskset, SLURM's binding).
+int64_t usable_cores();
 
 // "512M", "2G", "1073741824" -> bytes; ConfigError naming the option otherwise.
 int64_t parse_bytes(const std::string& option, const std::string& text);

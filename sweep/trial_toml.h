@@ -13,7 +13,8 @@
 namespace trm::sweep {
 
 // Applies every key of `table` to `config`. Problems (unknown key with the valid ones, wrong
-// type, bad value) are appended as "SOURCE:LINE:COL: key: message", all of them, not just the first.
+// type, bad value) are appended as "SOURCE:LINE:COL: key: message", all of them, not just the
+// first.
 void apply_toml_table(core::TrialConfig& config, const toml::table& table,
                       const std::string& source, std::vector<std::string>& problems);
 

@@ -32,8 +32,13 @@ TrialConfig tiny_trial() {
   c.train.lr = 1e-3;
   c.train.lr_warmup_steps = 3;
   c.train.ema_rate = 0.9;
-  c.data = {.source = DataSource::sudoku, .box = 2, .train_puzzles = 6, .givens = 8,
-            .num_aug = 2, .test_puzzles = 5, .seed = 1};
+  c.data = {.source = DataSource::sudoku,
+            .box = 2,
+            .train_puzzles = 6,
+            .givens = 8,
+            .num_aug = 2,
+            .test_puzzles = 5,
+            .seed = 1};
   return c;
 }
 
@@ -117,7 +122,8 @@ TEST(TrainerCheckpoint, ACorruptOrTruncatedFileIsADataErrorAndIsLeftInPlace) {
   const auto path = temp_path("corrupt.pt");
   t.save_checkpoint(path, {});
   const std::string good = read_file(path);
-  for (const std::string& bad : {std::string("not a checkpoint"), good.substr(0, good.size() / 2)}) {
+  for (const std::string& bad :
+       {std::string("not a checkpoint"), good.substr(0, good.size() / 2)}) {
     write_file_atomically(path, bad);
     Trainer fresh(tiny_trial(), data, c10::Device(c10::kCPU));
     EXPECT_THROW(fresh.load_checkpoint(path), DataError);

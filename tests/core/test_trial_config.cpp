@@ -15,19 +15,35 @@ TEST(TrialConfigFields, EveryKeyIsDottedAndRoundTripsThroughItsText) {
   // and breaks the equality at the end.
   TrialConfig changed;
   changed.model.l_cycles = 4;
-  changed.train = {.batch_size = 32, .epochs = 7, .steps = 11, .eval_interval = 5, .lr = 3e-4,
-                   .lr_warmup_steps = 9, .lr_min_ratio = 0.5, .weight_decay = 0.2, .beta1 = 0.8,
-                   .beta2 = 0.9, .puzzle_emb_lr = 1e-2, .puzzle_emb_weight_decay = 0.3,
-                   .ema = false, .ema_rate = 0.99, .seed = 5};
-  changed.data = {.source = DataSource::sudoku, .box = 2, .train_puzzles = 12, .givens = 6,
-                  .num_aug = 3, .test_puzzles = 4, .seed = 8};
+  changed.train = {.batch_size = 32,
+                   .epochs = 7,
+                   .steps = 11,
+                   .eval_interval = 5,
+                   .lr = 3e-4,
+                   .lr_warmup_steps = 9,
+                   .lr_min_ratio = 0.5,
+                   .weight_decay = 0.2,
+                   .beta1 = 0.8,
+                   .beta2 = 0.9,
+                   .puzzle_emb_lr = 1e-2,
+                   .puzzle_emb_weight_decay = 0.3,
+                   .ema = false,
+                   .ema_rate = 0.99,
+                   .seed = 5};
+  changed.data = {.source = DataSource::sudoku,
+                  .box = 2,
+                  .train_puzzles = 12,
+                  .givens = 6,
+                  .num_aug = 3,
+                  .test_puzzles = 4,
+                  .seed = 8};
   TrialConfig copy;
   int varied = 0;
   for (const auto& key : keys_of<TrialConfig>()) {
     ASSERT_TRUE(key.starts_with("model.") || key.starts_with("train.") || key.starts_with("data."))
         << key;
     if (key.starts_with("model.") && key != "model.l_cycles") continue;  // ModelConfig's own test
-    if (key == "data.source") continue;                                 // one value so far
+    if (key == "data.source") continue;                                  // one value so far
     EXPECT_NE(get_key(copy, key), get_key(changed, key)) << key << " is not varied here";
     set_key(copy, key, get_key(changed, key));
     ++varied;
@@ -43,9 +59,9 @@ TEST(TrialConfigFields, CanonicalTextIsSortedAndChangesWithAnyField) {
   EXPECT_LT(text.find("data.box"), text.find("model.hidden_size"));
   EXPECT_LT(text.find("model.hidden_size"), text.find("train.lr"));
   // Any other valid value of any field gives another text (hence another trial id).
-  const std::vector<std::string> candidates = {"2",        "3",   "0.5",      "false",   "true",
-                                               "attention", "rope", "one_step", "separate",
-                                               "single_z", "act",  "softmax",  "bfloat16"};
+  const std::vector<std::string> candidates = {
+      "2",        "3",        "0.5",      "false", "true",    "attention", "rope",
+      "one_step", "separate", "single_z", "act",   "softmax", "bfloat16"};
   for (const auto& key : keys_of<TrialConfig>()) {
     if (key == "data.source") continue;  // one value so far
     TrialConfig other = base;
