@@ -43,6 +43,27 @@ void parse_field(std::string_view key, std::string_view text, bool& out) {
   }
 }
 
+int64_t parse_byte_size(std::string_view key, std::string_view text) {
+  const std::string s(text);
+  char* end = nullptr;
+  const double value = s.empty() ? 0.0 : std::strtod(s.c_str(), &end);
+  std::string unit = end == nullptr ? std::string() : std::string(end);
+  if (unit.size() > 1 && (unit.ends_with("iB") || unit.ends_with("B"))) {
+    unit = unit.substr(0, 1);  // "GiB", "GB" -> "G"
+  }
+  double scale = -1.0;
+  if (unit.empty() || unit == "B") scale = 1.0;
+  if (unit == "K" || unit == "k") scale = 1024.0;
+  if (unit == "M") scale = 1024.0 * 1024;
+  if (unit == "G") scale = 1024.0 * 1024 * 1024;
+  if (unit == "T") scale = 1024.0 * 1024 * 1024 * 1024;
+  if (end == s.c_str() || scale < 0 || !(value > 0) || !std::isfinite(value)) {
+    throw ConfigError(std::string(key) + " = \"" + s +
+                      "\": expected a positive size such as 512M, 48G or 1073741824");
+  }
+  return static_cast<int64_t>(value * scale);
+}
+
 namespace {
 
 size_t edit_distance(std::string_view a, std::string_view b) {

@@ -67,6 +67,10 @@ void parse_field(std::string_view key, std::string_view text, E& out) {
                     "\": unknown value; valid: " + enum_choices<E>());
 }
 
+// "512M", "2G", "1.5GiB", "1073741824" -> bytes (K/M/G/T are powers of 1024); ConfigError naming
+// `key` and the text unless it is a positive size.
+int64_t parse_byte_size(std::string_view key, std::string_view text);
+
 // "unknown key 'x'; did you mean 'y'? valid keys: a, b, c".
 std::string unknown_key_message(std::string_view key, const std::vector<std::string>& valid);
 

@@ -42,4 +42,93 @@ StepFlops training_step_flops(const ModelConfig& c, int64_t batch) {
   return f;
 }
 
+int64_t graded_evaluations(const ModelConfig& c) {
+  return c.gradient == GradientMode::full ? c.l_cycles + 1 : 2;
+}
+
+int64_t analytic_parameter_count(const ModelConfig& c) {
+  const int64_t D = c.hidden_size, L = c.total_len();
+  const int64_t ic = swiglu_inter(D, c.expansion);
+  int64_t block = 3 * ic * D;  // channel SwiGLU: gate|up and down
+  if (c.mixer == TokenMixer::attention) {
+    block += 4 * D * D;  // qkv and output projections
+  } else {
+    block += 3 * swiglu_inter(L, c.expansion) * L;  // the token-MLP over the L positions
+  }
+  const int64_t networks = c.networks == Networks::separate ? 2 : 1;
+  int64_t n = networks * c.layers * block;
+  n += 2 * c.vocab_size * D;  // token embedding and lm_head
+  n += 2 * D + 2;             // q_head
+  if (c.pos_encodings == PosEncoding::learned) n += L * D;
+  return n;
+}
+
+namespace {
+
+// Calibration (BENCHMARKS.md, "Memory model"): peak RSS of `trm-sweep train` over 15 float32 and
+// bfloat16 configs on CPU. The process itself (LibTorch, BLAS, code) with a tiny model:
+constexpr double kCpuRuntimeBytes = 191.0 * 1024 * 1024;
+// Fitted by least squares over the 13 float32 configs: measured / counted bytes. Above 1 because
+// glibc's allocator keeps freed blocks for reuse and the backward pass adds gradient buffers.
+constexpr double kCpuActivationFactor = 1.31;
+constexpr double kCpuStateFactor = 2.10;  // on weights + gradients + AdamATan2 state + EMA
+// CUDA is not measured here: a typical context, the CPU's activation factor (the same autograd
+// graph keeps the same tensors; the caching allocator's own slack is taken to be no larger).
+constexpr double kCudaRuntimeBytes = 600.0 * 1024 * 1024;
+constexpr double kCudaActivationFactor = kCpuActivationFactor;
+constexpr double kCudaStateFactor = 1.0;
+
+// Bytes autograd keeps for one block on one example, counted from core/layers.cpp: every tensor
+// an op saves for its backward. `a` is the activation size in bytes; RMSNorm (and RoPE) compute
+// in float32 and keep float32 copies when activations are bfloat16.
+double block_saved_bytes(const ModelConfig& c, double a) {
+  const double S = d(c.total_len()), D = d(c.hidden_size), H = d(c.num_heads);
+  const double ic = d(swiglu_inter(c.hidden_size, c.expansion));
+  const bool low = a < 4.0;
+  // RMSNorm: its float32 input (a copy when activations are bfloat16); ×2 norms per block.
+  const double norms = 2.0 * S * D * 4.0;
+  // Channel SwiGLU (one autograd node, core/swiglu_function.h): its input and gate|up.
+  const double channel = (S * D + 2.0 * S * ic) * a;
+  double mixer = 0;
+  if (c.mixer == TokenMixer::mlp) {
+    const double it = d(swiglu_inter(c.total_len(), c.expansion));
+    mixer = (S * D + 2.0 * it * D) * a;  // the same SwiGLU over positions
+  } else {
+    // qkv input and output, RoPE (float32 q, k and their rotations), rotated q and k, the
+    // contiguous copies at::matmul makes of the transposed q, k and v for its batched products,
+    // the softmax output (float32, plus its bfloat16 copy), the o_proj input.
+    mixer = 4.0 * S * D * a + 4.0 * S * D * 4.0 + (low ? 2.0 * S * D * a : 0.0) + 3.0 * S * D * a +
+            H * S * S * (4.0 + (low ? a : 0.0)) + S * D * a;
+  }
+  return norms + channel + mixer;
+}
+
+}  // namespace
+
+MemoryEstimate predict_training_memory(const ModelConfig& c, int64_t batch, bool ema,
+                                       int64_t examples, MemoryDevice device) {
+  const bool cuda = device == MemoryDevice::cuda;
+  const bool bf16 =
+      c.forward_dtype == ForwardDtype::bfloat16 || (c.forward_dtype == ForwardDtype::auto_ && cuda);
+  const double a = bf16 ? 2.0 : 4.0;
+  const double P = d(analytic_parameter_count(c)), B = d(batch);
+  const double networks = c.networks == Networks::separate ? 2.0 : 1.0;
+  MemoryEstimate m;
+  m.runtime = cuda ? kCudaRuntimeBytes : kCpuRuntimeBytes;
+  // inputs and labels as uint8, plus what generating and indexing them leaves behind.
+  m.data = cuda ? 0.0 : 1.2 * 2.0 * d(examples) * d(c.seq_len);
+  const double state = cuda ? kCudaStateFactor : kCpuStateFactor;
+  m.parameters = state * 4.0 * P * 4.0;  // weights, gradients, m, v
+  // bfloat16 copies of the weights, kept by every back-propagated evaluation's matmuls.
+  if (bf16) m.parameters += 2.0 * P / networks * d(graded_evaluations(c));
+  m.ema = ema ? state * P * 4.0 : 0.0;
+  m.buffers = 4.0 * (d(c.num_puzzle_identifiers) * d(c.puzzle_emb_ndim) + 2.0 * d(c.hidden_size));
+  const double latents = c.latent == Latent::multiscale_z ? d(kMultiscaleLatents) + 1.0 : 2.0;
+  m.carry = latents * B * d(c.total_len()) * d(c.hidden_size) * 4.0;
+  const double per_eval = d(c.layers) * block_saved_bytes(c, a);
+  m.activations = (cuda ? kCudaActivationFactor : kCpuActivationFactor) * B *
+                  d(graded_evaluations(c)) * per_eval;
+  return m;
+}
+
 }  // namespace trm::core

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/config.h"
+#include "core/swiglu_function.h"
 
 namespace trm::core {
 
@@ -64,15 +65,17 @@ SwiGLUImpl::SwiGLUImpl(int64_t hidden, double expansion) {
 }
 
 at::Tensor SwiGLUImpl::forward(const at::Tensor& x) {
-  const auto gate_up = gate_up_proj_(x).chunk(2, -1);
-  return down_proj_(at::silu(gate_up[0]) * gate_up[1]);
+  const auto dtype = x.scalar_type();
+  const auto rows = x.reshape({-1, x.size(-1)});
+  return swiglu_rows(rows, gate_up_proj_->weight.to(dtype), down_proj_->weight.to(dtype))
+      .view(x.sizes());
 }
 
 at::Tensor SwiGLUImpl::forward_axis0(const at::Tensor& x) {
   const auto dtype = x.scalar_type();
   const auto columns = x.reshape({x.size(0), -1});
-  const auto gate_up = at::mm(gate_up_proj_->weight.to(dtype), columns).chunk(2, 0);
-  return at::mm(down_proj_->weight.to(dtype), at::silu(gate_up[0]) * gate_up[1]).view(x.sizes());
+  return swiglu_cols(columns, gate_up_proj_->weight.to(dtype), down_proj_->weight.to(dtype))
+      .view(x.sizes());
 }
 
 RotaryEmbeddingImpl::RotaryEmbeddingImpl(int64_t head_dim, int64_t positions, double theta) {
@@ -122,7 +125,8 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos,
   q = q.transpose(1, 2);
   k = k.transpose(1, 2);
   v = v.transpose(1, 2);
-  const auto scores = at::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(head_dim_));
+  const auto scores =
+      at::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(head_dim_));
   const auto probs = at::softmax(scores, -1, at::kFloat).to(x.scalar_type());
   const auto out = at::matmul(probs, v).transpose(1, 2).reshape({B, S, num_heads_ * head_dim_});
   return o_proj_(out);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/config_fields.h"
 #include "core/errors.h"
 #include "core/fields.h"
 #include "core/parity.h"
@@ -88,7 +89,7 @@ int main(int argc, char** argv) {
         } else if (flag == "--checkpoint-every") {
           options.checkpoint_every = parse_count(flag, value);
         } else if (flag == "--memory-budget") {
-          options.memory_budget = trm::launcher::parse_bytes(flag, value);
+          options.memory_budget = trm::core::parse_byte_size(flag, value);
         } else if (flag == "--config") {
           throw trm::ConfigError(
               "--config: trm-core reads no TOML; pass the keys with --set, "

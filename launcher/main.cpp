@@ -3,10 +3,12 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "core/config_fields.h"
 #include "core/errors.h"
 #include "core/fields.h"
 #include "core/parity.h"
 #include "launcher/core_verbs.h"
+#include "launcher/sweep_verbs.h"
 #include "launcher/train_verb.h"
 #include "sweep/trial_toml.h"
 
@@ -29,11 +31,16 @@ int main(int argc, char** argv) {
 
   auto* train = app.add_subcommand(
       "train", "train one trial; resumes from the checkpoint in --out when there is one");
-  std::string config_file, memory_budget;
+  std::string config_file, memory_budget, spec_file;
+  int64_t trial_index = -1;
   std::vector<std::string> train_sets;
   trm::launcher::TrainOptions options;
   train->add_option("--config", config_file,
                     "TOML file of trainer keys ([model], [train], [data])");
+  train->add_option("--spec", spec_file, "a sweep spec; with --trial, train that trial's config")
+      ->excludes("--config");
+  train->add_option("--trial", trial_index, "index of the trial in --spec (see `plan`)")
+      ->needs("--spec");
   train->add_option("--set", train_sets,
                     "override a key after the file: section.key=value, e.g. model.l_cycles=4");
   train->add_option("--out", options.out_dir, "folder for checkpoint, metrics and weights")
@@ -55,15 +62,37 @@ int main(int argc, char** argv) {
       ->add_option("--progress-seconds", options.progress_seconds, "seconds between progress lines")
       ->capture_default_str();
 
+  auto* plan = app.add_subcommand(
+      "plan", "expand a sweep spec: every trial with predicted cost, memory and OOM flag");
+  std::string plan_spec;
+  trm::launcher::PlanCli plan_options;
+  plan->add_option("spec", plan_spec, "sweep spec (TOML)")->required();
+  plan->add_option("--device", plan_options.device, "cpu or cuda")->capture_default_str();
+  plan->add_option("--memory", plan_options.memory,
+                   "device memory, e.g. 48G (default on cpu: this machine's RAM)");
+  plan->add_option("--gflops", plan_options.gflops,
+                   "training throughput in GFLOP/s (default: measured on cpu)");
+  plan->add_option("--ranks", plan_options.ranks, "workers for the makespan")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  plan->add_option("--format", plan_options.format, "text, csv or json")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   return trm::launcher::run_guarded("trm-sweep", [&] {
     if (parity->parsed()) return trm::launcher::parity_verb(fixtures_dir, verbose, std::cout);
     if (model->parsed()) return trm::launcher::model_verb(preset, model_sets, std::cout);
+    if (plan->parsed()) {
+      return trm::launcher::plan_verb(plan_spec, plan_options, std::cout, std::cerr);
+    }
     trm::core::TrialConfig config;
+    if (!spec_file.empty()) {
+      if (trial_index < 0) throw trm::ConfigError("--spec needs --trial INDEX (see `plan`)");
+      config = trm::launcher::spec_trial_config(spec_file, trial_index);
+    }
     if (!config_file.empty()) trm::sweep::apply_toml_file(config, config_file);
     trm::core::apply_sets(config, train_sets);
     if (!memory_budget.empty()) {
-      options.memory_budget = trm::launcher::parse_bytes("--memory-budget", memory_budget);
+      options.memory_budget = trm::core::parse_byte_size("--memory-budget", memory_budget);
     }
     trm::launcher::install_stop_signals();
     return trm::launcher::train_verb(config, options, std::cout, std::cerr);

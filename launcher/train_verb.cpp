@@ -3,6 +3,7 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -156,6 +157,12 @@ c10::Device parse_device(const std::string& text) {
 
 }  // namespace
 
+int64_t peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
 int64_t usable_cores() {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -168,26 +175,6 @@ void install_stop_signals() {
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   for (const int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaction(sig, &sa, nullptr);
-}
-
-int64_t parse_bytes(const std::string& option, const std::string& text) {
-  size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  const std::string unit = used == 0 ? "" : text.substr(used);
-  const double scale = unit.empty() || unit == "B"    ? 1.0
-                       : unit == "K" || unit == "KiB" ? 1024.0
-                       : unit == "M" || unit == "MiB" ? 1024.0 * 1024
-                       : unit == "G" || unit == "GiB" ? 1024.0 * 1024 * 1024
-                                                      : -1.0;
-  if (used == 0 || scale < 0 || !(value > 0)) {
-    throw ConfigError(option + " " + text + ": expected a positive size such as 512M or 2G");
-  }
-  return static_cast<int64_t>(value * scale);
 }
 
 int train_verb(const core::TrialConfig& config, const TrainOptions& options, std::ostream& out,
@@ -246,7 +233,7 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
   trainer.save_weights((dir / "weights.pt").string());
   const auto& r = sink.last_eval();
   out << "final step " << r.step << "/" << trainer.total_steps() << " test examples " << r.count
-      << " accuracy=" << core::format_double(r.accuracy)
+      << " peak_rss_bytes=" << peak_rss_bytes() << " accuracy=" << core::format_double(r.accuracy)
       << " exact_accuracy=" << core::format_double(r.exact_accuracy) << "\n";
   return 0;
 }

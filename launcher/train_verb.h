@@ -24,11 +24,11 @@ struct TrainOptions {
   double progress_seconds = 2.0;  // seconds between progress lines
 };
 
+// Peak resident memory of this process so far (getrusage), in bytes.
+int64_t peak_rss_bytes();
+
 // CPU cores this process may run on (its affinity mask: taskset, SLURM's binding).
 int64_t usable_cores();
-
-// "512M", "2G", "1073741824" -> bytes; ConfigError naming the option otherwise.
-int64_t parse_bytes(const std::string& option, const std::string& text);
 
 // Runs (or resumes) the trial; progress on `progress`, the final evaluation as the last line of
 // `out`, ending in "exact_accuracy=<value>". Returns 0, kExitStopped; throws on errors.

@@ -12,29 +12,16 @@ namespace trm::sweep {
 
 namespace {
 
-std::string where(const std::string& source, const toml::source_region& r) {
-  return source + ":" + std::to_string(r.begin.line) + ":" + std::to_string(r.begin.column);
-}
-
-// The TOML value as the text set_key parses; nullopt for arrays and other non-scalars.
-std::optional<std::string> scalar_text(const toml::node& v) {
-  if (const auto* i = v.as_integer()) return std::to_string(i->get());
-  if (const auto* f = v.as_floating_point()) return core::format_double(f->get());
-  if (const auto* b = v.as_boolean()) return std::string(b->get() ? "true" : "false");
-  if (const auto* s = v.as_string()) return s->get();
-  return std::nullopt;
-}
-
 void apply(core::TrialConfig& config, const toml::table& table, const std::string& prefix,
            const std::string& source, std::vector<std::string>& problems) {
   for (const auto& [key, node] : table) {
     const std::string name = prefix + std::string(key.str());
-    const std::string at = where(source, key.source());
+    const std::string at = toml_where(source, key.source());
     if (const auto* sub = node.as_table()) {
       apply(config, *sub, name + ".", source, problems);
       continue;
     }
-    const auto text = scalar_text(node);
+    const auto text = toml_scalar_text(node);
     if (!text) {
       problems.push_back(at + ": " + name + ": expected a number, boolean or string");
       continue;
@@ -50,6 +37,18 @@ void apply(core::TrialConfig& config, const toml::table& table, const std::strin
 
 }  // namespace
 
+std::string toml_where(const std::string& source, const toml::source_region& r) {
+  return source + ":" + std::to_string(r.begin.line) + ":" + std::to_string(r.begin.column);
+}
+
+std::optional<std::string> toml_scalar_text(const toml::node& v) {
+  if (const auto* i = v.as_integer()) return std::to_string(i->get());
+  if (const auto* f = v.as_floating_point()) return core::format_double(f->get());
+  if (const auto* b = v.as_boolean()) return std::string(b->get() ? "true" : "false");
+  if (const auto* s = v.as_string()) return s->get();
+  return std::nullopt;
+}
+
 void apply_toml_table(core::TrialConfig& config, const toml::table& table,
                       const std::string& source, std::vector<std::string>& problems) {
   apply(config, table, "", source, problems);
@@ -63,7 +62,7 @@ void apply_toml_file(core::TrialConfig& config, const std::string& path) {
   try {
     table = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
-    throw ConfigError(where(path, e.source()) + ": " + std::string(e.description()));
+    throw ConfigError(toml_where(path, e.source()) + ": " + std::string(e.description()));
   }
   std::vector<std::string> problems;
   apply_toml_table(config, table, path, problems);

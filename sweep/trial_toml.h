@@ -5,12 +5,18 @@
 
 #include <toml++/toml.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/trial_config.h"
 
 namespace trm::sweep {
+
+// "FILE:LINE:COL" of a TOML node or key.
+std::string toml_where(const std::string& source, const toml::source_region& region);
+// A TOML scalar as the text set_key parses; nullopt for arrays and tables.
+std::optional<std::string> toml_scalar_text(const toml::node& node);
 
 // Applies every key of `table` to `config`. Problems (unknown key with the valid ones, wrong
 // type, bad value) are appended as "SOURCE:LINE:COL: key: message", all of them, not just the

@@ -75,7 +75,10 @@ if [ "$(strip "$work/straight/metrics.jsonl")" = "$(strip "$work/resumed/metrics
 fi
 last=$(tail -n 1 "$work/straight.out")
 [[ "$last" =~ exact_accuracy=[0-9.e-]+$ ]] && ok || fail "last line does not end in exact_accuracy=<v>: $last"
-[ "$(tail -n 1 "$work/resumed.out")" = "$last" ] && ok || fail "the resumed run reports another result"
+# The same result; only the process's own peak memory may differ.
+result() { tail -n 1 "$1" | sed 's/ peak_rss_bytes=[0-9]*//'; }
+[ "$(result "$work/resumed.out")" = "$(result "$work/straight.out")" ] && ok ||
+  fail "the resumed run reports another result"
 
 # --- out of memory is a result --------------------------------------------------------------
 "$bin" train --config "$work/tiny.toml" --set model.hidden_size=4096 --memory-budget 512M \
@@ -114,7 +117,7 @@ expect_error "$work/syntax.toml:1:" --config "$work/syntax.toml" --out "$work/x"
 expect_error "unknown key 'model.nonexistent'" --config "$work/tiny.toml" --set model.nonexistent=1 --out "$work/x"
 expect_error "--set model.l_cycles: expected key=value" --config "$work/tiny.toml" --set model.l_cycles --out "$work/x"
 expect_error_lines 3 "model.seq_len = 16: data.box = 3 gives 81-token examples; set model.seq_len = 81" --config "$work/tiny.toml" --set data.box=3 --out "$work/x"
-expect_error "--memory-budget lots: expected a positive size" --config "$work/tiny.toml" --memory-budget lots --out "$work/x"
+expect_error '--memory-budget = "lots": expected a positive size' --config "$work/tiny.toml" --memory-budget lots --out "$work/x"
 
 # A corrupt checkpoint is reported and left exactly as it was.
 mkdir -p "$work/corrupt"

@@ -1,0 +1,79 @@
+#include "core/swiglu_function.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+namespace trm::core {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// d[g; u] from dp = d(silu(g) * u), written into one [g; u]-shaped tensor; `axis` splits g | u.
+at::Tensor gate_up_grad(const at::Tensor& gate_up, const at::Tensor& dp, int64_t axis) {
+  const auto parts = gate_up.chunk(2, axis);
+  const auto& g = parts[0];
+  const auto& u = parts[1];
+  const auto sig = at::sigmoid(g);
+  auto dgu = at::empty_like(gate_up);
+  const int64_t i = g.size(axis);
+  auto dg = dgu.narrow(axis, 0, i), du = dgu.narrow(axis, i, i);
+  at::mul_out(du, dp, at::silu(g));
+  // silu'(g) = s (1 + g (1 - s)), s = sigmoid(g)
+  at::mul_out(dg, dp * u, sig * (1 + g * (1 - sig)));
+  return dgu;
+}
+
+at::Tensor product(const at::Tensor& gate_up, int64_t axis) {
+  const auto parts = gate_up.chunk(2, axis);
+  return at::silu(parts[0]) * parts[1];
+}
+
+struct SwiGluRows : public torch::autograd::Function<SwiGluRows> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w_gu,
+                            const at::Tensor& w_down) {
+    const auto gate_up = at::mm(x, w_gu.t());
+    ctx->save_for_backward({x, gate_up, w_gu, w_down});
+    return at::mm(product(gate_up, 1), w_down.t());
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &gate_up = saved[1], &w_gu = saved[2], &w_down = saved[3];
+    const auto& dy = grads[0];
+    const auto dp = at::mm(dy, w_down);
+    const auto d_down = at::mm(dy.t(), product(gate_up, 1));
+    const auto dgu = gate_up_grad(gate_up, dp, 1);
+    return {at::mm(dgu, w_gu), at::mm(dgu.t(), x), d_down};
+  }
+};
+
+struct SwiGluCols : public torch::autograd::Function<SwiGluCols> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w_gu,
+                            const at::Tensor& w_down) {
+    const auto gate_up = at::mm(w_gu, x);
+    ctx->save_for_backward({x, gate_up, w_gu, w_down});
+    return at::mm(w_down, product(gate_up, 0));
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &gate_up = saved[1], &w_gu = saved[2], &w_down = saved[3];
+    const auto& dy = grads[0];
+    const auto dp = at::mm(w_down.t(), dy);
+    const auto d_down = at::mm(dy, product(gate_up, 0).t());
+    const auto dgu = gate_up_grad(gate_up, dp, 0);
+    return {at::mm(w_gu.t(), dgu), at::mm(dgu, x.t()), d_down};
+  }
+};
+
+}  // namespace
+
+at::Tensor swiglu_rows(const at::Tensor& x, const at::Tensor& w_gate_up, const at::Tensor& w_down) {
+  return SwiGluRows::apply(x, w_gate_up, w_down);
+}
+
+at::Tensor swiglu_cols(const at::Tensor& x, const at::Tensor& w_gate_up, const at::Tensor& w_down) {
+  return SwiGluCols::apply(x, w_gate_up, w_down);
+}
+
+}  // namespace trm::core

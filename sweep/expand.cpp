@@ -1,0 +1,144 @@
+#include "sweep/expand.h"
+
+#include <map>
+
+#include "core/config_fields.h"
+#include "core/errors.h"
+#include "core/fields.h"
+
+namespace trm::sweep {
+
+namespace {
+
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+struct Cell {
+  std::string name;
+  std::string variant;
+  Settings settings;
+};
+
+std::string leaf_name(const std::string& key) {
+  const auto dot = key.rfind('.');
+  return dot == std::string::npos ? key : key.substr(dot + 1);
+}
+
+// The grid and every zip group as one list of "dimensions", each a list of settings.
+std::vector<std::vector<Settings>> dimensions(const SweepSpec& spec) {
+  std::vector<std::vector<Settings>> dims;
+  for (const auto& axis : spec.grid) {
+    std::vector<Settings> d;
+    for (const auto& v : axis.values) d.push_back({{axis.key, v}});
+    dims.push_back(std::move(d));
+  }
+  for (const auto& zip : spec.zips) {
+    std::vector<Settings> d(zip.axes.front().values.size());
+    for (const auto& axis : zip.axes) {
+      for (size_t i = 0; i < axis.values.size(); ++i) d[i].emplace_back(axis.key, axis.values[i]);
+    }
+    dims.push_back(std::move(d));
+  }
+  return dims;
+}
+
+std::vector<Cell> cells_of(const SweepSpec& spec) {
+  std::vector<Cell> cells;
+  const auto dims = dimensions(spec);
+  if (dims.empty()) {
+    cells.push_back({"base", "", {}});
+  } else {
+    // Odometer over the dimensions, the first one slowest.
+    std::vector<size_t> at(dims.size(), 0);
+    while (true) {
+      Cell c;
+      for (size_t d = 0; d < dims.size(); ++d) {
+        for (const auto& kv : dims[d][at[d]]) c.settings.push_back(kv);
+      }
+      for (const auto& [k, v] : c.settings)
+        c.name += (c.name.empty() ? "" : " ") + leaf_name(k) + "=" + v;
+      cells.push_back(std::move(c));
+      size_t d = dims.size();
+      while (d > 0 && ++at[d - 1] == dims[d - 1].size()) at[--d] = 0;
+      if (d == 0) break;
+    }
+  }
+  for (const auto& v : spec.variants) cells.push_back({v.name, v.name, v.sets});
+  return cells;
+}
+
+bool holds(const Condition& c, const core::TrialConfig& config) {
+  const std::string value = core::get_key(config, c.key);
+  if (!c.one_of.empty()) {
+    for (const auto& v : c.one_of) {
+      if (v == value) return true;
+    }
+    return false;
+  }
+  const double x = std::strtod(value.c_str(), nullptr);
+  return (!c.has_min || x >= c.min) && (!c.has_max || x <= c.max);
+}
+
+}  // namespace
+
+std::string trial_id(const core::TrialConfig& config) {
+  return stable_hash(core::canonical_text(config));
+}
+
+Expansion expand(const SweepSpec& spec) {
+  Expansion out;
+  std::vector<std::string> problems;
+  std::vector<int64_t> rule_matches(spec.excludes.size(), 0);
+  std::map<std::string, std::string> seen;  // id -> name of the first trial with it
+  for (const auto& cell : cells_of(spec)) {
+    core::TrialConfig config = spec.base;
+    for (const auto& [key, value] : cell.settings) core::set_key(config, key, value);
+    bool excluded = false;
+    for (size_t r = 0; r < spec.excludes.size(); ++r) {
+      bool all = true;
+      for (const auto& c : spec.excludes[r].all_of) all = all && holds(c, config);
+      if (all) {
+        ++rule_matches[r];
+        excluded = true;
+      }
+    }
+    if (excluded) continue;
+    for (const int64_t seed : spec.sweep.seeds) {
+      Trial t;
+      t.name = cell.name + (spec.sweep.seeds.size() > 1 ? " seed=" + std::to_string(seed) : "");
+      t.variant = cell.variant;
+      t.settings = cell.settings;
+      t.seed = seed;
+      t.config = config;
+      t.config.train.seed = seed;
+      t.id = trial_id(t.config);
+      for (const auto& problem : core::trial_problems(t.config)) {
+        problems.push_back("trial '" + t.name + "': " + problem);
+      }
+      const auto [it, fresh] = seen.emplace(t.id, t.name);
+      if (!fresh) {
+        out.duplicates.push_back("'" + t.name + "' is the same trial as '" + it->second + "' (id " +
+                                 t.id + "): it runs once");
+        continue;
+      }
+      t.index = static_cast<int64_t>(out.trials.size());
+      out.trials.push_back(std::move(t));
+    }
+  }
+  for (size_t r = 0; r < spec.excludes.size(); ++r) {
+    if (rule_matches[r] == 0) {
+      out.warnings.push_back(spec.excludes[r].where + ": [[exclude]] rule matches no cell");
+    }
+  }
+  if (!problems.empty()) {
+    std::string msg = "invalid sweep spec " + spec.path + " (" + std::to_string(problems.size()) +
+                      " problem" + (problems.size() == 1 ? "" : "s") + "):";
+    for (const auto& line : problems) msg += "\n  " + line;
+    throw ConfigError(msg);
+  }
+  if (out.trials.empty()) {
+    throw ConfigError("sweep spec " + spec.path + ": every cell is excluded; nothing to run");
+  }
+  return out;
+}
+
+}  // namespace trm::sweep

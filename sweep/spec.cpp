@@ -1,0 +1,428 @@
+#include "sweep/spec.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/config_fields.h"
+#include "core/errors.h"
+#include "core/fields.h"
+#include "sweep/trial_toml.h"
+
+namespace trm::sweep {
+
+namespace {
+
+// Collects every problem of the file, each prefixed by where it is.
+struct Problems {
+  std::string source;
+  std::vector<std::string> lines;
+  void add(const toml::source_region& at, const std::string& msg) {
+    lines.push_back(toml_where(source, at) + ": " + msg);
+  }
+};
+
+struct Leaf {
+  std::string key;  // dotted
+  const toml::node* node;
+  toml::source_region at;  // of the key
+};
+
+bool is_bound_table(const toml::table& t) {
+  if (t.empty()) return false;
+  for (const auto& [k, v] : t) {
+    if (k.str() != "min" && k.str() != "max") return false;
+  }
+  return true;
+}
+
+// The dotted leaves of a table in file order; with `bounds`, {min, max} tables are leaves.
+void collect_leaves(const toml::table& table, const std::string& prefix, bool bounds,
+                    std::vector<Leaf>& out) {
+  for (const auto& [key, node] : table) {
+    const std::string name = prefix + std::string(key.str());
+    const auto* sub = node.as_table();
+    if (sub != nullptr && !(bounds && is_bound_table(*sub))) {
+      collect_leaves(*sub, name + ".", bounds, out);
+    } else {
+      out.push_back({name, &node, key.source()});
+    }
+  }
+  if (prefix.empty()) {
+    std::stable_sort(out.begin(), out.end(), [](const Leaf& a, const Leaf& b) {
+      return std::pair(a.at.begin.line, a.at.begin.column) <
+             std::pair(b.at.begin.line, b.at.begin.column);
+    });
+  }
+}
+
+// The canonical text of `node` as a value of trainer key `key` (what get_key prints back).
+std::optional<std::string> canonical(Problems& p, const Leaf& leaf, const toml::node& node) {
+  const auto text = toml_scalar_text(node);
+  if (!text) {
+    p.add(leaf.at, leaf.key + ": expected a number, boolean or string value");
+    return std::nullopt;
+  }
+  try {
+    core::TrialConfig scratch;
+    core::set_key(scratch, leaf.key, *text);
+    return core::get_key(scratch, leaf.key);
+  } catch (const ConfigError& e) {
+    p.add(leaf.at, e.what());
+    return std::nullopt;
+  }
+}
+
+// True when `leaf.key` is a numeric trainer field (bounds apply to numbers only).
+bool numeric_key(Problems& p, const Leaf& leaf) {
+  try {
+    const std::string text = core::get_key(core::TrialConfig{}, leaf.key);
+    char* end = nullptr;
+    std::strtod(text.c_str(), &end);
+    if (end == text.c_str() + text.size() && !text.empty()) return true;
+    p.add(leaf.at, leaf.key + ": min/max bounds need a numeric field; list values instead");
+  } catch (const ConfigError& e) {
+    p.add(leaf.at, e.what());
+  }
+  return false;
+}
+
+std::optional<Axis> parse_axis(Problems& p, const Leaf& leaf, const char* section) {
+  const auto* array = leaf.node->as_array();
+  if (array == nullptr) {
+    p.add(leaf.at, std::string(section) + " axis " + leaf.key +
+                       ": expected an array of values, e.g. " + leaf.key + " = [2, 4]");
+    return std::nullopt;
+  }
+  if (array->empty()) {
+    p.add(leaf.at, std::string(section) + " axis " + leaf.key + " has no values");
+    return std::nullopt;
+  }
+  Axis axis{leaf.key, {}, toml_where(p.source, leaf.at)};
+  bool ok = true;
+  for (const auto& v : *array) {
+    const auto value = canonical(p, leaf, v);
+    ok = ok && value.has_value();
+    if (value) axis.values.push_back(*value);
+  }
+  return ok ? std::optional<Axis>(axis) : std::nullopt;
+}
+
+template <class T>
+std::optional<T> get_as(Problems& p, const toml::node& node, const toml::source_region& at,
+                        const std::string& key, const char* expected) {
+  if (const auto v = node.value<T>()) return *v;
+  p.add(at, key + ": expected " + expected);
+  return std::nullopt;
+}
+
+void parse_sweep(Problems& p, const toml::table& t, SweepPolicy& s) {
+  for (const auto& [k, node] : t) {
+    const std::string key = "sweep." + std::string(k.str());
+    const auto at = k.source();
+    if (k.str() == "name") {
+      if (auto v = get_as<std::string>(p, node, at, key, "a string")) s.name = *v;
+    } else if (k.str() == "description") {
+      get_as<std::string>(p, node, at, key, "a string");
+    } else if (k.str() == "seeds") {
+      s.seeds.clear();
+      if (const auto n = node.value<int64_t>(); n && !node.is_floating_point()) {
+        if (*n < 1) p.add(at, key + " = " + std::to_string(*n) + ": must be >= 1 (repeats)");
+        for (int64_t i = 0; i < *n; ++i) s.seeds.push_back(i);
+      } else if (const auto* a = node.as_array(); a != nullptr && !a->empty()) {
+        for (const auto& e : *a) {
+          const auto v = e.value<int64_t>();
+          if (!v || *v < 0 || !e.is_integer()) {
+            p.add(at, key + ": every seed must be an integer >= 0");
+            continue;
+          }
+          if (std::find(s.seeds.begin(), s.seeds.end(), *v) != s.seeds.end()) {
+            p.add(at, key + ": seed " + std::to_string(*v) + " is listed twice");
+          }
+          s.seeds.push_back(*v);
+        }
+      } else {
+        p.add(at, key + ": expected a count (seeds = 3) or a list (seeds = [0, 1, 2])");
+      }
+    } else if (k.str() == "retries") {
+      if (auto v = get_as<int64_t>(p, node, at, key, "an integer >= 0")) {
+        if (*v < 0) p.add(at, key + " = " + std::to_string(*v) + ": must be >= 0");
+        s.retries = *v;
+      }
+    } else if (k.str() == "checkpoint_interval") {
+      if (auto v = get_as<int64_t>(p, node, at, key, "an integer >= 0 (steps)")) {
+        if (*v < 0) p.add(at, key + " = " + std::to_string(*v) + ": must be >= 0");
+        s.checkpoint_interval = *v;
+      }
+    } else if (k.str() == "oom_predicted") {
+      const auto v = node.value<std::string>();
+      if (v == "skip" || v == "run") {
+        s.oom_predicted = *v == "skip" ? OomPolicy::skip : OomPolicy::run;
+      } else {
+        p.add(at, key + ": expected \"skip\" (record oom_predicted) or \"run\" (run anyway)");
+      }
+    } else if (k.str() == "memory_budget") {
+      const auto text = toml_scalar_text(node);
+      try {
+        s.memory_budget = core::parse_byte_size(key, text.value_or(""));
+      } catch (const ConfigError& e) {
+        p.add(at, e.what());
+      }
+    } else {
+      p.add(at,
+            core::unknown_key_message(
+                key, {"sweep.name", "sweep.description", "sweep.seeds", "sweep.retries",
+                      "sweep.oom_predicted", "sweep.memory_budget", "sweep.checkpoint_interval"}));
+    }
+  }
+}
+
+void parse_variants(Problems& p, const toml::array& list, std::vector<Variant>& out) {
+  std::set<std::string> names;
+  for (const auto& item : list) {
+    const auto* t = item.as_table();
+    if (t == nullptr) {
+      p.add(item.source(), "[[variant]]: expected a table with a name and the keys it changes");
+      continue;
+    }
+    Variant v{"", {}, toml_where(p.source, t->source())};
+    std::vector<Leaf> leaves;
+    collect_leaves(*t, "", false, leaves);
+    for (const auto& leaf : leaves) {
+      if (leaf.key == "name") {
+        if (auto name = get_as<std::string>(p, *leaf.node, leaf.at, "variant name", "a string")) {
+          v.name = *name;
+        }
+        continue;
+      }
+      if (const auto value = canonical(p, leaf, *leaf.node)) v.sets.emplace_back(leaf.key, *value);
+    }
+    if (v.name.empty()) {
+      p.add(t->source(), "[[variant]] without a name: add name = \"w/ ...\"");
+    } else if (!names.insert(v.name).second) {
+      p.add(t->source(), "[[variant]] name \"" + v.name + "\" is used twice");
+    }
+    out.push_back(std::move(v));
+  }
+}
+
+void parse_zips(Problems& p, const toml::array& list, std::vector<ZipGroup>& out) {
+  for (const auto& item : list) {
+    const auto* t = item.as_table();
+    if (t == nullptr) {
+      p.add(item.source(), "[[zip]]: expected a table of axes of equal length");
+      continue;
+    }
+    ZipGroup group{{}, toml_where(p.source, t->source())};
+    std::vector<Leaf> leaves;
+    collect_leaves(*t, "", false, leaves);
+    for (const auto& leaf : leaves) {
+      if (auto axis = parse_axis(p, leaf, "[[zip]]")) group.axes.push_back(std::move(*axis));
+    }
+    if (leaves.empty()) p.add(t->source(), "[[zip]] has no axes");
+    for (const auto& axis : group.axes) {
+      if (axis.values.size() != group.axes.front().values.size()) {
+        p.add(t->source(), "[[zip]] axes must have equal lengths: " + group.axes.front().key +
+                               " has " + std::to_string(group.axes.front().values.size()) +
+                               " values, " + axis.key + " has " +
+                               std::to_string(axis.values.size()));
+        break;
+      }
+    }
+    out.push_back(std::move(group));
+  }
+}
+
+void parse_excludes(Problems& p, const toml::array& list, std::vector<ExcludeRule>& out) {
+  for (const auto& item : list) {
+    const auto* t = item.as_table();
+    if (t == nullptr) {
+      p.add(item.source(), "[[exclude]]: expected a table of conditions");
+      continue;
+    }
+    ExcludeRule rule{{}, toml_where(p.source, t->source())};
+    std::vector<Leaf> leaves;
+    collect_leaves(*t, "", true, leaves);
+    if (leaves.empty()) p.add(t->source(), "[[exclude]] has no conditions");
+    for (const auto& leaf : leaves) {
+      Condition c{leaf.key, {}};
+      if (const auto* bounds = leaf.node->as_table()) {
+        bool ok = numeric_key(p, leaf);
+        for (const auto& [k, v] : *bounds) {
+          const auto x = v.value<double>();
+          if (!x) {
+            p.add(k.source(), leaf.key + "." + std::string(k.str()) + ": expected a number");
+            ok = false;
+          } else if (k.str() == "min") {
+            c.has_min = true, c.min = *x;
+          } else {
+            c.has_max = true, c.max = *x;
+          }
+        }
+        if (!ok) continue;
+      } else if (const auto* values = leaf.node->as_array()) {
+        for (const auto& v : *values) {
+          if (auto value = canonical(p, leaf, v)) c.one_of.push_back(*value);
+        }
+      } else if (auto value = canonical(p, leaf, *leaf.node)) {
+        c.one_of.push_back(*value);
+      }
+      rule.all_of.push_back(std::move(c));
+    }
+    out.push_back(std::move(rule));
+  }
+}
+
+const std::vector<std::string>& table_metrics() {
+  static const std::vector<std::string> metrics = {
+      "exact_accuracy", "best_exact_accuracy", "accuracy", "q_halt_accuracy", "steps", "lm_loss",
+      "wall_s",         "peak_memory"};
+  return metrics;
+}
+
+void parse_tables(Problems& p, const toml::array& list, std::vector<TableSpec>& out) {
+  const auto keys = core::keys_of<core::TrialConfig>();
+  for (const auto& item : list) {
+    const auto* t = item.as_table();
+    if (t == nullptr) {
+      p.add(item.source(), "[[table]]: expected a table with name and kind");
+      continue;
+    }
+    TableSpec spec;
+    spec.where = toml_where(p.source, t->source());
+    for (const auto& [k, node] : *t) {
+      const std::string key = "table." + std::string(k.str());
+      auto text = get_as<std::string>(p, node, k.source(), key, "a string");
+      if (!text) continue;
+      if (k.str() == "name") {
+        spec.name = *text;
+      } else if (k.str() == "kind") {
+        spec.kind = *text;
+        if (*text != "ablation" && *text != "grid" && *text != "raw") {
+          p.add(k.source(), key + " = \"" + *text + "\": valid kinds: ablation, grid, raw");
+        }
+      } else if (k.str() == "rows" || k.str() == "cols") {
+        (k.str() == "rows" ? spec.rows : spec.cols) = *text;
+        if (std::find(keys.begin(), keys.end(), *text) == keys.end()) {
+          p.add(k.source(),
+                key + " = \"" + *text + "\": " + core::unknown_key_message(*text, keys));
+        }
+      } else if (k.str() == "metric") {
+        spec.metric = *text;
+        const auto& m = table_metrics();
+        if (std::find(m.begin(), m.end(), *text) == m.end()) {
+          p.add(k.source(), key + " = \"" + *text + "\": " + core::unknown_key_message(*text, m));
+        }
+      } else {
+        p.add(k.source(), core::unknown_key_message(key, {"table.name", "table.kind", "table.rows",
+                                                          "table.cols", "table.metric"}));
+      }
+    }
+    if (spec.name.empty()) p.add(t->source(), "[[table]] without a name");
+    if (spec.kind.empty()) p.add(t->source(), "[[table]] without a kind (ablation, grid or raw)");
+    if (spec.kind == "grid" && (spec.rows.empty() || spec.cols.empty())) {
+      p.add(t->source(), "[[table]] of kind grid needs rows and cols (two config keys)");
+    }
+    out.push_back(std::move(spec));
+  }
+}
+
+// Array-of-tables sections; a single [x] table where [[x]] was meant is a problem.
+const toml::array* section_array(Problems& p, const toml::node& node, const char* name) {
+  if (const auto* a = node.as_array()) return a;
+  p.add(node.source(), std::string("[") + name + "]: write [[" + name + "]] (one per entry)");
+  return nullptr;
+}
+
+}  // namespace
+
+std::string stable_hash(const std::string& text) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const unsigned char c : text) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+SweepSpec parse_spec_text(const std::string& text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(toml_where(source, e.source()) + ": " + std::string(e.description()));
+  }
+  SweepSpec spec;
+  spec.path = source;
+  spec.text = text;
+  spec.hash = stable_hash(text);
+  spec.sweep.name = std::filesystem::path(source).stem().string();
+  Problems p{source, {}};
+  for (const auto& [key, node] : root) {
+    const auto k = key.str();
+    if (k == "sweep" && node.is_table()) {
+      parse_sweep(p, *node.as_table(), spec.sweep);
+    } else if (k == "base" && node.is_table()) {
+      apply_toml_table(spec.base, *node.as_table(), source, p.lines);
+    } else if (k == "grid" && node.is_table()) {
+      std::vector<Leaf> leaves;
+      collect_leaves(*node.as_table(), "", false, leaves);
+      if (leaves.empty())
+        p.add(key.source(), "[grid] has no axes (remove it, or add key = [values])");
+      for (const auto& leaf : leaves) {
+        if (auto axis = parse_axis(p, leaf, "[grid]")) spec.grid.push_back(std::move(*axis));
+      }
+    } else if (k == "zip") {
+      if (const auto* a = section_array(p, node, "zip")) parse_zips(p, *a, spec.zips);
+    } else if (k == "variant") {
+      if (const auto* a = section_array(p, node, "variant")) parse_variants(p, *a, spec.variants);
+    } else if (k == "exclude") {
+      if (const auto* a = section_array(p, node, "exclude")) parse_excludes(p, *a, spec.excludes);
+    } else if (k == "table") {
+      if (const auto* a = section_array(p, node, "table")) parse_tables(p, *a, spec.tables);
+    } else {
+      p.add(key.source(), "unknown section '" + std::string(k) +
+                              "'; valid: [sweep], [base], [grid], [[zip]], [[variant]], "
+                              "[[exclude]], [[table]]");
+    }
+  }
+  // An axis may move in one place only.
+  std::set<std::string> axis_keys;
+  auto claim = [&](const Axis& a) {
+    if (!axis_keys.insert(a.key).second) {
+      p.lines.push_back(a.where + ": " + a.key +
+                        " is an axis twice ([grid] and [[zip]] must not share keys)");
+    }
+  };
+  for (const auto& a : spec.grid) claim(a);
+  for (const auto& z : spec.zips) {
+    for (const auto& a : z.axes) claim(a);
+  }
+  if (!p.lines.empty()) {
+    std::string msg = p.lines.size() == 1 ? std::string("invalid sweep spec: ")
+                                          : "invalid sweep spec (" +
+                                                std::to_string(p.lines.size()) + " problems):\n  ";
+    for (size_t i = 0; i < p.lines.size(); ++i) msg += (i ? "\n  " : "") + p.lines[i];
+    throw ConfigError(msg);
+  }
+  return spec;
+}
+
+SweepSpec parse_spec_file(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) {
+    throw ConfigError("sweep spec " + path + ": no such file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in && !in.eof()) throw ConfigError("sweep spec " + path + ": cannot be read");
+  return parse_spec_text(text.str(), path);
+}
+
+}  // namespace trm::sweep

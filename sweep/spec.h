@@ -1,0 +1,87 @@
+// A sweep spec (TOML, DESIGN.md "Trials"): [sweep] policies, [base] trainer keys, [grid] axes,
+// [[zip]] axes that move together, [[variant]] one-factor ablations, [[exclude]] rules and the
+// [[table]]s to export. Parsing is strict: every problem is reported at once with file:line:col.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/trial_config.h"
+
+namespace trm::sweep {
+
+// What to do with a cell whose predicted peak memory exceeds the device (or the budget).
+enum class OomPolicy { skip, run };
+
+struct SweepPolicy {
+  std::string name;                           // sweep name (default: the file's stem)
+  std::vector<int64_t> seeds{0};              // train.seed of each repeat: `seeds = 3` or [0, 7, 9]
+  int64_t retries = 1;                        // extra attempts for a failed trial (not for OOM)
+  OomPolicy oom_predicted = OomPolicy::skip;  // skip = record oom_predicted without running
+  int64_t memory_budget = 0;                  // bytes per trial (0 = the device's memory)
+  int64_t checkpoint_interval = 0;  // steps between trial checkpoints (0 = at evaluations)
+};
+
+// One axis: a dotted trainer key and its values as canonical text (what set_key reads).
+struct Axis {
+  std::string key;
+  std::vector<std::string> values;
+  std::string where;  // file:line:col, for messages
+};
+
+struct ZipGroup {
+  std::vector<Axis> axes;  // equal lengths; value i of every axis goes together
+  std::string where;
+};
+
+struct Variant {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> sets;  // key, canonical value
+  std::string where;
+};
+
+// key = value (equal), key = [a, b] (one of), key = {min = x, max = y} (inclusive bounds).
+struct Condition {
+  std::string key;
+  std::vector<std::string> one_of;  // canonical values; empty for a bound
+  bool has_min = false, has_max = false;
+  double min = 0, max = 0;
+};
+
+struct ExcludeRule {
+  std::vector<Condition> all_of;  // a cell is dropped when every condition holds
+  std::string where;
+};
+
+// A table to export (consumed by `export`): ablation, grid or raw.
+struct TableSpec {
+  std::string name;
+  std::string kind;                       // ablation | grid | raw
+  std::string rows, cols;                 // grid: the two axis keys
+  std::string metric = "exact_accuracy";  // any final metric
+  std::string where;
+};
+
+struct SweepSpec {
+  std::string path;  // where it was read from ("" for text)
+  std::string text;  // the TOML as written (stored in the results file)
+  std::string hash;  // of the text
+  SweepPolicy sweep;
+  core::TrialConfig base;
+  std::vector<Axis> grid;
+  std::vector<ZipGroup> zips;
+  std::vector<Variant> variants;
+  std::vector<ExcludeRule> excludes;
+  std::vector<TableSpec> tables;
+};
+
+// Parses a spec; ConfigError listing every problem ("FILE:LINE:COL: ...") when it is invalid.
+SweepSpec parse_spec_file(const std::string& path);
+SweepSpec parse_spec_text(const std::string& text, const std::string& source);
+
+// 16 hex digits of the 64-bit FNV-1a hash: trial ids and spec hashes.
+std::string stable_hash(const std::string& text);
+
+}  // namespace trm::sweep

@@ -1,0 +1,224 @@
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "core/errors.h"
+#include "core/fields.h"
+#include "sweep/expand.h"
+#include "sweep/plan.h"
+#include "sweep/spec.h"
+
+namespace trm::sweep {
+namespace {
+
+Expansion expand_text(const std::string& text) {
+  return expand(parse_spec_text(text, "test.toml"));
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    expand_text(text);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(SweepExpand, GridZipVariantsExcludesAndSeedsMultiply) {
+  const auto e = expand_text(R"(
+[sweep]
+seeds = 2
+[grid]
+model.h_cycles = [1, 2, 3]
+train.ema = [true, false]
+[[zip]]
+model.layers = [4, 2]
+model.l_cycles = [3, 6]
+[[variant]]
+name = "w/ ACT"
+model.halting = "act"
+[[exclude]]
+model.h_cycles = 3
+model.layers = 4
+)");
+  // (3 x 2 x 2 grid/zip cells - 2 excluded + 1 variant) x 2 seeds
+  EXPECT_EQ(e.trials.size(), (12u - 2u + 1u) * 2u);
+  EXPECT_TRUE(e.warnings.empty());
+  EXPECT_TRUE(e.duplicates.empty());
+  EXPECT_EQ(e.trials[0].name, "h_cycles=1 ema=true layers=4 l_cycles=3 seed=0");
+  EXPECT_EQ(e.trials[1].name, "h_cycles=1 ema=true layers=4 l_cycles=3 seed=1");
+  EXPECT_EQ(e.trials[1].config.train.seed, 1);
+  EXPECT_EQ(e.trials[2].config.model.layers, 2);
+  EXPECT_EQ(e.trials[2].config.model.l_cycles, 6);  // zipped together
+  EXPECT_EQ(e.trials.back().name, "w/ ACT seed=1");
+  EXPECT_EQ(e.trials.back().config.model.halting, core::Halting::act);
+  EXPECT_EQ(e.trials.back().config.model.h_cycles, 3);  // the base's, not a grid value
+  std::set<std::string> ids;
+  for (size_t i = 0; i < e.trials.size(); ++i) {
+    EXPECT_EQ(e.trials[i].index, static_cast<int64_t>(i));
+    ids.insert(e.trials[i].id);
+    EXPECT_FALSE(e.trials[i].config.model.h_cycles == 3 && e.trials[i].config.model.layers == 4);
+  }
+  EXPECT_EQ(ids.size(), e.trials.size());
+}
+
+TEST(SweepExpand, NoAxesMeansTheBaseCellPlusTheVariants) {
+  const auto e = expand_text(R"(
+[[variant]]
+name = "no EMA"
+train.ema = false
+[[variant]]
+name = "T2"
+model.h_cycles = 2
+)");
+  ASSERT_EQ(e.trials.size(), 3u);
+  EXPECT_EQ(e.trials[0].name, "base");
+  EXPECT_EQ(e.trials[1].variant, "no EMA");
+  EXPECT_FALSE(e.trials[1].config.train.ema);
+}
+
+TEST(SweepExpand, SameCellHasSameIdWhateverTheKeyOrderDefaultsOrFile) {
+  const auto a = expand_text("[base]\nmodel.l_cycles = 4\ntrain.lr = 0.001\n");
+  const auto b = expand_text(
+      "[base.train]\nlr = 1e-3\nema = true\n[base.model]\nhidden_size = 512\nl_cycles = 4\n");
+  const auto c = expand_text("[grid]\nmodel.l_cycles = [4]\n[base]\ntrain.lr = 0.0010\n");
+  EXPECT_EQ(a.trials[0].id, b.trials[0].id);
+  EXPECT_EQ(a.trials[0].id, c.trials[0].id);
+  EXPECT_EQ(a.trials[0].id.size(), 16u);
+  // Any field changed gives another id.
+  for (const auto& key : core::keys_of<core::TrialConfig>()) {
+    if (key == "data.source") continue;
+    core::TrialConfig changed = a.trials[0].config;
+    for (const char* v : {"2", "3", "0.5", "false", "true", "attention", "rope", "one_step",
+                          "separate", "single_z", "act", "softmax", "bfloat16"}) {
+      try {
+        core::set_key(changed, key, v);
+      } catch (const ConfigError&) {
+        continue;
+      }
+      if (!(changed == a.trials[0].config)) break;
+    }
+    EXPECT_NE(trial_id(changed), a.trials[0].id) << key;
+  }
+}
+
+TEST(SweepExpand, AVariantEqualToAGridCellRunsOnceAndIsReported) {
+  const auto e = expand_text(R"(
+[grid]
+model.l_cycles = [2, 6]
+[[variant]]
+name = "n = 2"
+model.l_cycles = 2
+)");
+  EXPECT_EQ(e.trials.size(), 2u);
+  ASSERT_EQ(e.duplicates.size(), 1u);
+  EXPECT_NE(e.duplicates[0].find("'n = 2' is the same trial as 'l_cycles=2'"), std::string::npos);
+}
+
+TEST(SweepExpand, ExcludeBoundsAndListsAndAWarningForARuleMatchingNothing) {
+  const auto e = expand_text(R"(
+[grid]
+model.l_cycles = [2, 4, 6, 8]
+model.latent = ["yz", "multiscale_z"]
+[[exclude]]
+model.latent = "multiscale_z"
+model.l_cycles = { min = 7 }
+[[exclude]]
+model.halting = ["act"]
+)");
+  EXPECT_EQ(e.trials.size(), 7u);  // 8 cells, n = 8 with multi-scale z dropped
+  ASSERT_EQ(e.warnings.size(), 1u);
+  EXPECT_NE(e.warnings[0].find("test.toml:8:1: [[exclude]] rule matches no cell"),
+            std::string::npos)
+      << e.warnings[0];
+}
+
+TEST(SweepSpecErrors, EveryProblemIsReportedAtOnceWithFileLineAndColumn) {
+  const auto msg = error_of(R"([sweep]
+seeds = 0
+[base]
+model.l_cycle = 3
+train.lr = "fast"
+[grid]
+model.h_cycles = []
+[[zip]]
+model.layers = [4, 2]
+model.l_cycles = [3, 6, 9]
+[[variant]]
+model.halting = "act"
+[extra]
+x = 1
+)");
+  EXPECT_NE(msg.find("invalid sweep spec (7 problems)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("test.toml:2:1: sweep.seeds = 0: must be >= 1"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("test.toml:4:7: unknown key 'model.l_cycle'; did you mean 'model.l_cycles'?"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("test.toml:5:7: train.lr = \"fast\": expected a finite number"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("test.toml:7:7: [grid] axis model.h_cycles has no values"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("[[zip]] axes must have equal lengths: model.layers has 2 values, "
+                     "model.l_cycles has 3"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("[[variant]] without a name"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("test.toml:13:2: unknown section 'extra'"), std::string::npos) << msg;
+}
+
+TEST(SweepSpecErrors, SyntaxEmptyGridAndOutOfRangeValues) {
+  EXPECT_NE(error_of("[grid\nx = 1\n").find("test.toml:1:"), std::string::npos);
+  EXPECT_NE(error_of("[grid]\n").find("[grid] has no axes"), std::string::npos);
+  const auto msg = error_of("[grid]\nmodel.l_cycles = [0, 2]\ntrain.batch_size = [-1]\n");
+  EXPECT_NE(msg.find("trial 'l_cycles=0 batch_size=-1': model.l_cycles = 0: must be >= 1"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("trial 'l_cycles=2 batch_size=-1': train.batch_size = -1: must be >= 1"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(error_of("[grid]\nmodel.mixer = [\"transformer\"]\n")
+                .find("model.mixer = \"transformer\": unknown value; valid: attention, mlp"),
+            std::string::npos);
+  EXPECT_NE(error_of("[grid]\nmodel.l_cycles = 3\n").find("expected an array of values"),
+            std::string::npos);
+  EXPECT_NE(error_of("[[table]]\nname = \"t\"\nkind = \"pie\"\n").find("valid kinds"),
+            std::string::npos);
+}
+
+TEST(SweepPlan, FlagsCellsAboveTheMemoryLimitAndSchedulesLongestFirst) {
+  const auto spec = parse_spec_text(R"(
+[base]
+train.steps = 100
+[grid]
+model.l_cycles = [1, 2, 4, 8]
+train.batch_size = [8, 64]
+)",
+                                    "test.toml");
+  const auto e = expand(spec);
+  PlanOptions o;
+  o.memory_bytes = 3.0 * 1024 * 1024 * 1024;
+  o.gflops = 100;
+  o.ranks = 2;
+  const auto plan = make_plan(spec, e, o);
+  ASSERT_EQ(plan.trials.size(), 8u);
+  double longest = 0, total = 0;
+  for (const auto& p : plan.trials) {
+    // More back-propagated evaluations and more examples never need less memory.
+    EXPECT_EQ(p.oom, p.memory.total() > o.memory_bytes);
+    if (!p.oom) {
+      longest = std::max(longest, p.seconds);
+      total += p.seconds;
+    }
+  }
+  EXPECT_GT(plan.oom_count, 0);
+  EXPECT_LT(plan.oom_count, 8);
+  EXPECT_GE(plan.makespan_seconds, std::max(longest, total / 2) - 1e-9);
+  EXPECT_LE(plan.makespan_seconds, total + 1e-9);
+  EXPECT_NE(format_plan(plan, "text").find("OOM (skipped)"), std::string::npos);
+  EXPECT_NE(format_plan(plan, "json").find("\"oom\":true"), std::string::npos);
+  EXPECT_THROW(format_plan(plan, "yaml"), ConfigError);
+}
+
+}  // namespace
+}  // namespace trm::sweep
