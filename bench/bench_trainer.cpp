@@ -68,9 +68,8 @@ class JsonSink : public trm::core::MetricSink {
  public:
   void on_train(const trm::core::TrainRecord& r) override {
     std::ostringstream line;
-    trm::core::TrainRecord::visit_fields(r, [&](std::string_view name, const auto& v) {
-      line << '"' << name << "\":" << v << ',';
-    });
+    trm::core::TrainRecord::visit_fields(
+        r, [&](std::string_view name, const auto& v) { line << '"' << name << "\":" << v << ','; });
     bytes_ += line.str().size();
   }
   void on_eval(const trm::core::EvalRecord&) override {}
@@ -131,8 +130,13 @@ int main(int argc, char** argv) {
   quick4.model.halt_max_steps = 8;
   quick4.train.batch_size = 64;
   quick4.train.steps = 1000000;
-  quick4.data = {.source = trm::core::DataSource::sudoku, .box = 2, .train_puzzles = 200,
-                 .givens = 6, .num_aug = 100, .test_puzzles = 20, .seed = 0};
+  quick4.data = {.source = trm::core::DataSource::sudoku,
+                 .box = 2,
+                 .train_puzzles = 200,
+                 .givens = 6,
+                 .num_aug = 100,
+                 .test_puzzles = 20,
+                 .seed = 0};
   cases.push_back({"quick_train 4x4 D64 b64", quick4});
   if (!quick) {
     cases.push_back({"small 9x9 D128 T2 n2 b32", sudoku_case(128, 2, 2, 32)});

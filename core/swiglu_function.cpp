@@ -10,24 +10,27 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// d[g; u] from dp = d(silu(g) * u), written into one [g; u]-shaped tensor; `axis` splits g | u.
-at::Tensor gate_up_grad(const at::Tensor& gate_up, const at::Tensor& dp, int64_t axis) {
+// silu(g) * u, and with `dp` (the gradient of that product) also d[g; u] into *dgu, written in
+// place into one [g; u]-shaped tensor. ATen's vectorised silu and silu_backward do the work; the
+// product is recomputed here instead of being kept from the forward.
+at::Tensor swiglu_pointwise(const at::Tensor& gate_up, int64_t axis, const at::Tensor& dp,
+                            at::Tensor* dgu) {
   const auto parts = gate_up.chunk(2, axis);
   const auto& g = parts[0];
   const auto& u = parts[1];
-  const auto sig = at::sigmoid(g);
-  auto dgu = at::empty_like(gate_up);
-  const int64_t i = g.size(axis);
-  auto dg = dgu.narrow(axis, 0, i), du = dgu.narrow(axis, i, i);
-  at::mul_out(du, dp, at::silu(g));
-  // silu'(g) = s (1 + g (1 - s)), s = sigmoid(g)
-  at::mul_out(dg, dp * u, sig * (1 + g * (1 - sig)));
-  return dgu;
+  const auto silu = at::silu(g);
+  if (dgu != nullptr) {
+    *dgu = at::empty_like(gate_up);
+    const int64_t i = g.size(axis);
+    auto dg = dgu->narrow(axis, 0, i), du = dgu->narrow(axis, i, i);
+    at::silu_backward_out(dg, dp * u, g);
+    at::mul_out(du, dp, silu);
+  }
+  return silu.mul_(u);
 }
 
 at::Tensor product(const at::Tensor& gate_up, int64_t axis) {
-  const auto parts = gate_up.chunk(2, axis);
-  return at::silu(parts[0]) * parts[1];
+  return swiglu_pointwise(gate_up, axis, at::Tensor(), nullptr);
 }
 
 struct SwiGluRows : public torch::autograd::Function<SwiGluRows> {
@@ -42,8 +45,9 @@ struct SwiGluRows : public torch::autograd::Function<SwiGluRows> {
     const auto &x = saved[0], &gate_up = saved[1], &w_gu = saved[2], &w_down = saved[3];
     const auto& dy = grads[0];
     const auto dp = at::mm(dy, w_down);
-    const auto d_down = at::mm(dy.t(), product(gate_up, 1));
-    const auto dgu = gate_up_grad(gate_up, dp, 1);
+    at::Tensor dgu;
+    const auto p = swiglu_pointwise(gate_up, 1, dp, &dgu);
+    const auto d_down = at::mm(dy.t(), p);
     return {at::mm(dgu, w_gu), at::mm(dgu.t(), x), d_down};
   }
 };
@@ -60,8 +64,9 @@ struct SwiGluCols : public torch::autograd::Function<SwiGluCols> {
     const auto &x = saved[0], &gate_up = saved[1], &w_gu = saved[2], &w_down = saved[3];
     const auto& dy = grads[0];
     const auto dp = at::mm(w_down.t(), dy);
-    const auto d_down = at::mm(dy, product(gate_up, 0).t());
-    const auto dgu = gate_up_grad(gate_up, dp, 0);
+    at::Tensor dgu;
+    const auto p = swiglu_pointwise(gate_up, 0, dp, &dgu);
+    const auto d_down = at::mm(dy, p.t());
     return {at::mm(w_gu.t(), dgu), at::mm(dgu, x.t()), d_down};
   }
 };

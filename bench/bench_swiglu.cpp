@@ -1,0 +1,94 @@
+// SwiGLU forward + backward as separate autograd ops (silu, mul, two matmuls) against the one-node
+// version of core/swiglu_function.h, on the Sudoku TRM-MLP's shapes at batch 32, alternating in one
+// run: time per call and the bytes each keeps for the backward.
+//
+// Usage: bench_swiglu [--threads N] [--seconds S]
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+
+#include "core/swiglu_function.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double time_it(const std::function<void()>& f, double seconds) {
+  f();
+  int n = 0;
+  const auto t0 = Clock::now();
+  do {
+    f();
+    ++n;
+  } while (std::chrono::duration<double>(Clock::now() - t0).count() < seconds);
+  return std::chrono::duration<double>(Clock::now() - t0).count() / n;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 2;
+  double seconds = 4.0;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
+      threads = std::stoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc) {
+      seconds = std::stod(argv[++i]);
+    } else {
+      std::fprintf(stderr, "usage: bench_swiglu [--threads N] [--seconds S]\n");
+      return 2;
+    }
+  }
+  at::set_num_threads(threads);
+  at::manual_seed(0);
+  const int64_t B = 32, S = 97, D = 512;
+  struct Shape {
+    const char* name;
+    int64_t h, inter, m;  // x is [m, h] (rows) or [h, m] (cols)
+    bool rows;
+  };
+  const Shape shapes[] = {{"channel MLP (rows)", D, 1536, B * S, true},
+                          {"token MLP (cols)", S, 512, B * D, false}};
+  std::printf("threads %d, batch %lld\n\n", threads, static_cast<long long>(B));
+  std::printf(
+      "| shape | autograd ops ms | one node ms | speed-up | kept for backward: ops | one node |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|\n");
+  for (const auto& s : shapes) {
+    auto x = s.rows ? at::randn({s.m, s.h}) : at::randn({s.h, s.m});
+    auto wgu = (at::randn({2 * s.inter, s.h}) * 0.02).requires_grad_();
+    auto wd = (at::randn({s.h, s.inter}) * 0.02).requires_grad_();
+    x.requires_grad_();
+    auto ops = [&] {
+      at::Tensor y;
+      if (s.rows) {
+        const auto gu = at::mm(x, wgu.t()).chunk(2, 1);
+        y = at::mm(at::silu(gu[0]) * gu[1], wd.t());
+      } else {
+        const auto gu = at::mm(wgu, x).chunk(2, 0);
+        y = at::mm(wd, at::silu(gu[0]) * gu[1]);
+      }
+      y.sum().backward();
+    };
+    auto node = [&] {
+      const auto y =
+          s.rows ? trm::core::swiglu_rows(x, wgu, wd) : trm::core::swiglu_cols(x, wgu, wd);
+      y.sum().backward();
+    };
+    double t_ops = 0, t_node = 0;
+    for (int round = 0; round < 2; ++round) {
+      t_ops += time_it(ops, seconds / 4);
+      t_node += time_it(node, seconds / 4);
+    }
+    // Saved tensors: x, [g; u], silu(g), silu(g) u for the ops; x and [g; u] for the node.
+    const double x_b = 4.0 * s.m * s.h, gu_b = 4.0 * s.m * 2 * s.inter, i_b = 4.0 * s.m * s.inter;
+    std::printf("| %s | %.1f | %.1f | %.2fx | %.0f MiB | %.0f MiB |\n", s.name, t_ops / 2 * 1e3,
+                t_node / 2 * 1e3, t_ops / t_node, (x_b + gu_b + 2 * i_b) / 1048576.0,
+                (x_b + gu_b) / 1048576.0);
+  }
+  return 0;
+}
