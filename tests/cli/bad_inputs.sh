@@ -38,5 +38,11 @@ expect_error 'l_cycles = "six": expected an integer' model --set l_cycles=six
 expect_error "--set l_cycles: expected key=value" model --set l_cycles
 expect_error "/nonexistent/fixtures: fixture directory not found" parity /nonexistent/fixtures
 
+expect_error "sweep spec /nonexistent/spec.toml: no such file" plan /nonexistent/spec.toml
+expect_error "--format yaml: valid formats: text, csv, json" plan configs/quick.toml --format yaml
+expect_error "--device cuda needs --memory" plan configs/quick.toml --device cuda
+expect_error "--memory = \"lots\": expected a positive size" plan configs/quick.toml --memory lots
+expect_error "--trial 99: configs/quick.toml has trials 0..7" train --spec configs/quick.toml --trial 99 --out /tmp/trm_bad_input_never
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
