@@ -8,6 +8,7 @@
 #include "core/fields.h"
 #include "core/parity.h"
 #include "launcher/core_verbs.h"
+#include "launcher/run_verb.h"
 #include "launcher/sweep_verbs.h"
 #include "launcher/train_verb.h"
 #include "sweep/trial_toml.h"
@@ -77,10 +78,38 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   plan->add_option("--format", plan_options.format, "text, csv or json")->capture_default_str();
 
+  auto* run = app.add_subcommand("run", "run a sweep on this machine into one results file");
+  trm::launcher::RunOptions run_options;
+  run->add_option("spec", run_options.spec, "sweep spec (TOML)")->required();
+  run->add_option("-o,--out", run_options.results, "results file (HDF5); continued if it exists")
+      ->required();
+  run->add_option("--jobs", run_options.jobs, "trials at once (each gets cores / jobs threads)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  run->add_option("--device", run_options.device, "cpu or cuda")->capture_default_str();
+  run->add_flag("--extend", run_options.extend,
+                "the results file was made by another spec: add this spec's new cells");
+
+  auto* resume = app.add_subcommand("resume", "continue a sweep from its results file");
+  trm::launcher::RunOptions resume_options;
+  resume->add_option("results", resume_options.results, "results file (HDF5)")->required();
+  resume->add_option("--jobs", resume_options.jobs, "trials at once")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  resume->add_option("--device", resume_options.device, "cpu or cuda")->capture_default_str();
+
+  auto* status = app.add_subcommand("status", "progress of a sweep, also while it runs");
+  std::string status_file, status_format = "text";
+  status->add_option("results", status_file, "results file (HDF5)")->required();
+  status->add_option("--format", status_format, "text or json")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   return trm::launcher::run_guarded("trm-sweep", [&] {
     if (parity->parsed()) return trm::launcher::parity_verb(fixtures_dir, verbose, std::cout);
     if (model->parsed()) return trm::launcher::model_verb(preset, model_sets, std::cout);
+    if (run->parsed()) return trm::launcher::run_verb(run_options, std::cout, std::cerr);
+    if (resume->parsed()) return trm::launcher::run_verb(resume_options, std::cout, std::cerr);
+    if (status->parsed()) return trm::launcher::status_verb(status_file, status_format, std::cout);
     if (plan->parsed()) {
       return trm::launcher::plan_verb(plan_spec, plan_options, std::cout, std::cerr);
     }

@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <torch/version.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -156,6 +157,8 @@ c10::Device parse_device(const std::string& text) {
 }
 
 }  // namespace
+
+std::string torch_version() { return TORCH_VERSION; }
 
 int64_t peak_rss_bytes() {
   rusage usage{};

@@ -24,6 +24,9 @@ struct TrainOptions {
   double progress_seconds = 2.0;  // seconds between progress lines
 };
 
+// The LibTorch version this binary was built with.
+std::string torch_version();
+
 // Peak resident memory of this process so far (getrusage), in bytes.
 int64_t peak_rss_bytes();
 

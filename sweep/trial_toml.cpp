@@ -3,6 +3,8 @@
 #include <toml++/toml.h>
 
 #include <filesystem>
+#include <sstream>
+#include <type_traits>
 
 #include "core/config_fields.h"
 #include "core/errors.h"
@@ -47,6 +49,25 @@ std::optional<std::string> toml_scalar_text(const toml::node& v) {
   if (const auto* b = v.as_boolean()) return std::string(b->get() ? "true" : "false");
   if (const auto* s = v.as_string()) return s->get();
   return std::nullopt;
+}
+
+std::string trial_toml_text(const core::TrialConfig& config) {
+  std::string out;
+  core::TrialConfig::visit_fields(config, [&](std::string_view name, const auto& field) {
+    using T = std::decay_t<decltype(field)>;
+    const std::string text = core::field_to_string(field);
+    // Numbers and booleans bare; enums and strings as TOML strings (quotes and backslashes
+    // escaped, which toml++ reads back exactly).
+    if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double> ||
+                  std::is_same_v<T, bool>) {
+      out += std::string(name) + " = " + text + "\n";
+    } else {
+      std::ostringstream quoted;
+      quoted << toml::value<std::string>(text);
+      out += std::string(name) + " = " + quoted.str() + "\n";
+    }
+  });
+  return out;
 }
 
 void apply_toml_table(core::TrialConfig& config, const toml::table& table,

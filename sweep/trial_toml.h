@@ -24,6 +24,10 @@ std::optional<std::string> toml_scalar_text(const toml::node& node);
 void apply_toml_table(core::TrialConfig& config, const toml::table& table,
                       const std::string& source, std::vector<std::string>& problems);
 
+// The config as a trainer config file (dotted keys, every field): what `apply_toml_file` reads
+// back to the same config. A sweep hands each trial's child process this file.
+std::string trial_toml_text(const core::TrialConfig& config);
+
 // Reads a trainer config file onto `config`; ConfigError listing every problem with file and line.
 void apply_toml_file(core::TrialConfig& config, const std::string& path);
 

@@ -1,0 +1,200 @@
+#include "launcher/trial_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "core/atomic_file.h"
+#include "core/errors.h"
+#include "launcher/train_verb.h"
+#include "sweep/trial_toml.h"
+
+namespace trm::launcher {
+
+namespace {
+
+std::string self_executable() {
+  std::error_code ec;
+  const auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw InternalError("cannot resolve /proc/self/exe: " + ec.message());
+  return path.string();
+}
+
+std::string last_lines(const std::string& path, size_t count) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    // Progress lines rewritten with \r keep only their last state.
+    const auto cr = line.rfind('\r');
+    lines.push_back(cr == std::string::npos ? line : line.substr(cr + 1));
+  }
+  std::string out;
+  for (size_t i = lines.size() > count ? lines.size() - count : 0; i < lines.size(); ++i) {
+    out += (out.empty() ? "" : "\n") + lines[i];
+  }
+  return out;
+}
+
+template <class Record>
+void assign(Record& r, const std::string& key, const std::string& value) {
+  Record::visit_fields(r, [&](std::string_view name, auto& field) {
+    if (name != key) return;
+    if (value == "null") {
+      if constexpr (std::is_same_v<std::decay_t<decltype(field)>, double>) {
+        field = std::numeric_limits<double>::quiet_NaN();
+      }
+      return;
+    }
+    if constexpr (std::is_same_v<std::decay_t<decltype(field)>, double>) {
+      field = std::strtod(value.c_str(), nullptr);
+    } else {
+      field = std::strtoll(value.c_str(), nullptr, 10);
+    }
+  });
+}
+
+}  // namespace
+
+bool parse_metrics_line(const std::string& line, core::TrainRecord* train, core::EvalRecord* eval,
+                        bool* is_train) {
+  // The train verb writes flat objects of numbers: {"kind":"train","step":1,...}.
+  if (line.size() < 2 || line.front() != '{' || line.back() != '}') return false;
+  std::string kind;
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::stringstream body(line.substr(1, line.size() - 2));
+  for (std::string item; std::getline(body, item, ',');) {
+    const auto colon = item.find(':');
+    if (colon == std::string::npos || item.size() < 2 || item.front() != '"') return false;
+    const std::string key = item.substr(1, colon - 2);
+    const std::string value = item.substr(colon + 1);
+    if (key == "kind") {
+      kind = value.size() >= 2 ? value.substr(1, value.size() - 2) : "";
+    } else {
+      fields.emplace_back(key, value);
+    }
+  }
+  if (kind != "train" && kind != "eval") return false;
+  *is_train = kind == "train";
+  for (const auto& [k, v] : fields) {
+    if (*is_train) {
+      assign(*train, k, v);
+    } else {
+      assign(*eval, k, v);
+    }
+  }
+  return true;
+}
+
+TrialProcess::TrialProcess(const core::TrialConfig& config, const TrialLaunch& launch)
+    : launch_(launch) {
+  std::filesystem::create_directories(launch.dir);
+  const std::string config_path = launch.dir + "/config.toml";
+  core::write_file_atomically(config_path, sweep::trial_toml_text(config));
+  // Resuming: the metrics the checkpoint covers are re-read; the child truncates the rest.
+  std::vector<std::string> args = {
+      self_executable(), "train",       "--config",           config_path,
+      "--out",           launch.dir,    "--threads",          std::to_string(launch.threads),
+      "--device",        launch.device, "--progress-seconds", "30"};
+  if (launch.memory_budget > 0) {
+    args.insert(args.end(), {"--memory-budget", std::to_string(launch.memory_budget)});
+  }
+  if (launch.checkpoint_every > 0) {
+    args.insert(args.end(), {"--checkpoint-every", std::to_string(launch.checkpoint_every)});
+  }
+  const std::string out_log = launch.dir + "/stdout.log", err_log = launch.dir + "/stderr.log";
+  pid_ = fork();
+  if (pid_ < 0) throw InternalError(std::string("fork failed: ") + std::strerror(errno));
+  if (pid_ == 0) {
+    const int out = open(out_log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    const int err = open(err_log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (out >= 0) dup2(out, STDOUT_FILENO);
+    if (err >= 0) dup2(err, STDERR_FILENO);
+    // The parent decides when the child stops: it forwards SIGTERM itself. If the parent dies
+    // (kill -9, node failure) the child gets SIGTERM too: it checkpoints and exits.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+}
+
+void TrialProcess::request_stop() {
+  if (pid_ > 0) kill(pid_, SIGTERM);
+}
+
+void TrialProcess::read_metrics(std::vector<core::TrainRecord>& train,
+                                std::vector<core::EvalRecord>& eval) {
+  std::ifstream in(launch_.dir + "/metrics.jsonl", std::ios::binary);
+  if (!in) return;
+  in.seekg(0, std::ios::end);
+  const int64_t size = in.tellg();
+  if (size < metrics_offset_) {  // the child truncated it to its checkpoint: read it again
+    metrics_offset_ = 0;
+    partial_.clear();
+  }
+  in.seekg(metrics_offset_);
+  std::string chunk(static_cast<size_t>(size - metrics_offset_), '\0');
+  in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+  metrics_offset_ = size;
+  partial_ += chunk;
+  size_t start = 0;
+  for (size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1) {
+    core::TrainRecord t;
+    core::EvalRecord e;
+    bool is_train = false;
+    if (parse_metrics_line(partial_.substr(start, nl - start), &t, &e, &is_train)) {
+      if (is_train) {
+        train.push_back(t);
+      } else {
+        eval.push_back(e);
+      }
+    }
+  }
+  partial_.erase(0, start);
+}
+
+bool TrialProcess::poll(TrialOutcome* outcome) {
+  int status = 0;
+  rusage usage{};
+  const pid_t r = wait4(pid_, &status, WNOHANG, &usage);
+  if (r == 0) return false;
+  if (r < 0) throw InternalError(std::string("wait4 failed: ") + std::strerror(errno));
+  outcome->peak_rss_bytes = static_cast<int64_t>(usage.ru_maxrss) * 1024;
+  const std::string tail = last_lines(launch_.dir + "/stderr.log", 5);
+  if (WIFEXITED(status)) {
+    const int code = WEXITSTATUS(status);
+    outcome->end = code == 0                  ? TrialEnd::done
+                   : code == kExitOutOfMemory ? TrialEnd::oom
+                   : code == kExitStopped     ? TrialEnd::interrupted
+                                              : TrialEnd::failed;
+    if (outcome->end != TrialEnd::done)
+      outcome->error = "exit " + std::to_string(code) + ": " + tail;
+  } else if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    // The kernel's OOM killer sends SIGKILL; near the trial's budget that is an OOM result.
+    const bool near_budget =
+        launch_.memory_budget > 0 && outcome->peak_rss_bytes >= launch_.memory_budget * 9 / 10;
+    outcome->end = sig == SIGKILL && near_budget ? TrialEnd::oom : TrialEnd::failed;
+    outcome->error =
+        "killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + "): " + tail;
+  }
+  pid_ = -1;
+  return true;
+}
+
+}  // namespace trm::launcher

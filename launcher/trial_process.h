@@ -1,0 +1,56 @@
+// One trial as a child process (DESIGN.md "Process model"): `trm-sweep train` on the trial's
+// resolved config, in its own folder, so a crash or an out-of-memory kill ends that trial only.
+// The parent follows its metrics file and classifies how it ended.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/metrics.h"
+#include "core/trial_config.h"
+
+namespace trm::launcher {
+
+struct TrialLaunch {
+  std::string dir;      // config.toml, checkpoint, metrics.jsonl, stdout/stderr logs
+  int64_t threads = 1;  // LibTorch threads of the child
+  std::string device = "cpu";
+  int64_t memory_budget = 0;     // bytes; 0 = none
+  int64_t checkpoint_every = 0;  // steps; 0 = at evaluations
+};
+
+enum class TrialEnd { done, oom, interrupted, failed };
+
+struct TrialOutcome {
+  TrialEnd end = TrialEnd::failed;
+  int64_t peak_rss_bytes = -1;
+  std::string error;  // exit code or signal, and the last lines of stderr
+};
+
+class TrialProcess {
+ public:
+  // Writes dir/config.toml and starts the child (the current executable's `train`).
+  TrialProcess(const core::TrialConfig& config, const TrialLaunch& launch);
+  pid_t pid() const { return pid_; }
+  // Asks the child to checkpoint and stop (SIGTERM).
+  void request_stop();
+  // Metrics lines appended since the last call (complete lines only).
+  void read_metrics(std::vector<core::TrainRecord>& train, std::vector<core::EvalRecord>& eval);
+  // Non-blocking: true once the child has exited, with *outcome filled.
+  bool poll(TrialOutcome* outcome);
+
+ private:
+  TrialLaunch launch_;
+  pid_t pid_ = -1;
+  int64_t metrics_offset_ = 0;
+  std::string partial_;
+};
+
+// "train" / "eval" records of one metrics.jsonl line; false for anything else.
+bool parse_metrics_line(const std::string& line, core::TrainRecord* train, core::EvalRecord* eval,
+                        bool* is_train);
+
+}  // namespace trm::launcher

@@ -1,0 +1,352 @@
+#include "storage/results_writer.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "storage/file_ops.h"
+#include "storage/h5_layout.h"
+#include "storage/journal.h"
+#include "storage/journal_export.h"
+#include "storage/journal_records.h"
+#include "storage/results_build.h"
+#include "storage/storage_error.h"
+
+namespace trm::storage {
+
+std::string journal_path(const std::string& results_path) { return results_path + ".journal"; }
+
+struct ResultsWriter::Impl {
+  Impl(std::string p, Journal j) : path(std::move(p)), journal(std::move(j)), tables(path) {}
+
+  // Opens the HDF5 file for SWMR writing and loads the rows and table sizes from it.
+  void open_file() {
+    file = open_locked();
+    h5::check_format(file.get(), path);
+    header = h5::read_header(file.get(), path);
+    trials = h5::open_table(file.get(), h5::kTrials, path);
+    rows = tables.trials.read(trials.get(), 0, h5::table_rows(trials.get(), path));
+    events = h5::open_table(file.get(), h5::kEvents, path);
+    events_n = h5::table_rows(events.get(), path);
+    train.clear();
+    eval.clear();
+    train_n.clear();
+    eval_n.clear();
+    for (const auto& row : rows) {
+      const std::string group = h5::trial_group(row.index);
+      train.push_back(h5::open_table(file.get(), (group + "/train").c_str(), path));
+      eval.push_back(h5::open_table(file.get(), (group + "/eval").c_str(), path));
+      train_n.push_back(h5::table_rows(train.back().get(), path));
+      eval_n.push_back(h5::table_rows(eval.back().get(), path));
+    }
+  }
+
+  // HDF5 locks the file while it opens it; a reader that opens it at that instant (h5py, which
+  // locks) makes the open fail for a moment, so the writer tries again for a while.
+  h5::Id open_locked() const {
+    const h5::Id access = h5::latest_format_access(path);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+      const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR | H5F_ACC_SWMR_WRITE, access.get());
+      if (id >= 0) return h5::Id(id);
+      const std::string reason = h5::innermost_error();
+      if (reason.find("unable to lock file") == std::string::npos ||
+          std::chrono::steady_clock::now() > give_up) {
+        throw StorageError(path + ": cannot open the results file for writing: " + reason +
+                           (reason.find("lock") == std::string::npos
+                                ? std::string()
+                                : " (another process keeps it open with HDF5's locks, e.g. "
+                                  "h5py without swmr=True; close it and try again)"));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  // Releases every HDF5 handle; `check` reports a failed close (it leaves the file unclean).
+  void close_file(bool check) {
+    // After a failed write HDF5 must not touch the file again: its close would write a
+    // superblock over data that never reached the disk. Leaving the handles open (a small leak
+    // per failure) keeps the file as the last successful flush left it, readable by SWMR readers.
+    if (!broken.empty()) {
+      for (auto& t : train) t.release();
+      for (auto& t : eval) t.release();
+      trials.release();
+      events.release();
+      file.release();
+    }
+    train.clear();
+    eval.clear();
+    train_n.clear();
+    eval_n.clear();
+    trials.reset();
+    events.reset();
+    if (!file.valid()) return;
+    const herr_t status = H5Fclose(file.release());
+    if (check) h5::check(status, path, "close the results file");
+  }
+
+  // The HDF5 half of a change the journal already holds; a failure leaves the writer refusing
+  // further changes until the file is opened again (and rebuilt). For an append, `table` and
+  // `rows` say how long the table was: a failed append shrinks it back, best effort, so that
+  // readers of the file as left see no half-written rows.
+  template <class Fn>
+  void to_file(Fn&& write, hid_t table = H5I_INVALID_HID, hsize_t rows = 0) {
+    try {
+      write();
+      h5::check(H5Fflush(file.get(), H5F_SCOPE_LOCAL), path, "flush the results file");
+    } catch (const StorageError& e) {
+      if (table >= 0 && H5Dset_extent(table, &rows) >= 0) H5Fflush(file.get(), H5F_SCOPE_LOCAL);
+      h5::innermost_error();  // clears the stack of a failed shrink
+      broken = e.what();
+      throw StorageError(broken + ". The change is safe in the journal " + journal.path() +
+                         "; open the results file again (resume) to rebuild it and continue.");
+    }
+  }
+
+  size_t index(int64_t trial, const char* call) const {
+    if (trial < 0 || trial >= static_cast<int64_t>(rows.size())) {
+      throw InternalError(std::string(call) + ": no trial " + std::to_string(trial) + " in " +
+                          path + " (" + std::to_string(rows.size()) + " trials)");
+    }
+    return static_cast<size_t>(trial);
+  }
+
+  std::string path;
+  Journal journal;
+  h5::Tables tables;
+  h5::Id file, trials, events;
+  std::vector<h5::Id> train, eval;
+  SweepHeader header;
+  std::vector<TrialRow> rows;
+  std::vector<hsize_t> train_n, eval_n;
+  hsize_t events_n = 0;
+  bool rebuilt = false;
+  std::string broken;  // why the HDF5 side failed; the writer then refuses changes
+};
+
+namespace {
+
+// The definitions as they will be stored: text clipped, ids new and unique.
+std::vector<TrialDefinition> checked_definitions(const std::vector<TrialDefinition>& trials,
+                                                 const std::vector<TrialRow>& existing) {
+  std::set<std::string> ids;
+  for (const auto& row : existing) ids.insert(row.id);
+  std::vector<TrialDefinition> out = trials;
+  for (auto& t : out) {
+    t.id = clip_text(t.id, text_capacity("id"));
+    t.name = clip_text(t.name, text_capacity("name"));
+    if (t.id.empty() || !ids.insert(t.id).second) {
+      throw InternalError("add_trials: trial id '" + t.id + "' is empty or already present");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+ResultsWriter::ResultsWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ResultsWriter::ResultsWriter(ResultsWriter&&) noexcept = default;
+ResultsWriter& ResultsWriter::operator=(ResultsWriter&&) noexcept = default;
+
+ResultsWriter::~ResultsWriter() {
+  if (!impl_) return;
+  try {
+    close();
+  } catch (...) {
+    // A destructor cannot report; the journal keeps every acknowledged change and the next
+    // open() rebuilds the file.
+    impl_.reset();
+  }
+}
+
+ResultsWriter::Impl& ResultsWriter::live(bool changing) const {
+  if (!impl_) throw InternalError("ResultsWriter used after close() or after being moved from");
+  if (changing && !impl_->broken.empty()) {
+    throw StorageError(impl_->path + ": an earlier write failed (" + impl_->broken +
+                       "); open the results file again (resume) to continue");
+  }
+  return *impl_;
+}
+
+ResultsWriter ResultsWriter::create(const std::string& path, const SweepHeader& header,
+                                    const std::vector<TrialDefinition>& trials) {
+  h5::quiet_errors();
+  const std::string jpath = journal_path(path);
+  if (file_exists(path)) {
+    throw StorageError(path + ": already exists. To continue that sweep use `trm-sweep resume " +
+                       path + "`; to start a new one choose another output file.");
+  }
+  if (file_exists(jpath)) {
+    throw StorageError(jpath +
+                       ": a journal without its results file (an interrupted start?). "
+                       "`trm-sweep resume " +
+                       path +
+                       "` rebuilds the file from it; to start "
+                       "afresh delete it.");
+  }
+  const auto definitions = checked_definitions(trials, {});
+  // Built beside its final names: a kill leaves no file, or a complete results file (whose
+  // journal open() writes again), or both.
+  const std::string partial = jpath + ".partial";
+  remove_file_if_present(partial);
+  auto impl = std::make_unique<Impl>(path, Journal::create(partial));
+  try {
+    impl->journal.append(encode(HeaderRecord{1, layout_signature(), header}), false);
+    impl->journal.append(encode(TrialsRecord{0, definitions}));
+    build_results_file(impl->journal, path);
+    impl->journal.rename_to(jpath);
+    impl->open_file();
+  } catch (...) {
+    impl->close_file(false);
+    ::unlink(path.c_str());
+    ::unlink(impl->journal.path().c_str());
+    throw;
+  }
+  return ResultsWriter(std::move(impl));
+}
+
+ResultsWriter ResultsWriter::open(const std::string& path) {
+  h5::quiet_errors();
+  const std::string jpath = journal_path(path);
+  if (!file_exists(jpath)) {
+    if (!file_exists(path)) {
+      throw StorageError(path + ": no such results file (and no journal " + jpath +
+                         "). Check the path; start a sweep with `trm-sweep run SPEC -o FILE`.");
+    }
+    export_journal(path);
+  }
+  std::optional<ClosedRecord> closed;
+  Journal journal =
+      Journal::open(jpath, [&](std::string_view payload) { closed = as_closed(payload, jpath); });
+  auto impl = std::make_unique<Impl>(path, std::move(journal));
+  // In place only when the last writer closed cleanly and the file is still the one it closed.
+  if (closed && closed->results == file_stamp(path)) {
+    try {
+      impl->open_file();
+      return ResultsWriter(std::move(impl));
+    } catch (const StorageError&) {
+      impl->close_file(false);
+    }
+  }
+  build_results_file(impl->journal, path);
+  impl->rebuilt = true;
+  impl->open_file();
+  return ResultsWriter(std::move(impl));
+}
+
+const std::string& ResultsWriter::path() const { return live(false).path; }
+const SweepHeader& ResultsWriter::header() const { return live(false).header; }
+const std::vector<TrialRow>& ResultsWriter::trials() const { return live(false).rows; }
+bool ResultsWriter::rebuilt() const { return live(false).rebuilt; }
+
+int64_t ResultsWriter::train_rows(int64_t trial_index) const {
+  auto& m = live(false);
+  return static_cast<int64_t>(m.train_n[m.index(trial_index, "train_rows")]);
+}
+
+int64_t ResultsWriter::eval_rows(int64_t trial_index) const {
+  auto& m = live(false);
+  return static_cast<int64_t>(m.eval_n[m.index(trial_index, "eval_rows")]);
+}
+
+std::vector<int64_t> ResultsWriter::add_trials(const std::vector<TrialDefinition>& trials) {
+  auto& m = live();
+  const auto definitions = checked_definitions(trials, m.rows);
+  const auto first = static_cast<int64_t>(m.rows.size());
+  m.journal.append(encode(TrialsRecord{first, definitions}));
+  m.to_file([&] {
+    m.close_file(true);
+    build_results_file(m.journal, m.path);
+    m.open_file();
+  });
+  std::vector<int64_t> indexes;
+  for (size_t i = 0; i < definitions.size(); ++i)
+    indexes.push_back(first + static_cast<int64_t>(i));
+  return indexes;
+}
+
+void ResultsWriter::update_trial(const TrialRow& row) {
+  auto& m = live();
+  const size_t i = m.index(row.index, "update_trial");
+  TrialRow clipped = row;
+  clip_texts(clipped);
+  if (clipped.id != m.rows[i].id) {
+    throw InternalError("update_trial: row " + std::to_string(row.index) + " has id '" +
+                        clipped.id + "' but trial " + std::to_string(row.index) + " is '" +
+                        m.rows[i].id + "'");
+  }
+  m.journal.append(encode(clipped));
+  m.rows[i] = clipped;
+  m.to_file([&] {
+    h5::write_table(m.trials.get(), m.tables.trials, std::span<const TrialRow>(&clipped, 1), i,
+                    m.path);
+  });
+}
+
+void ResultsWriter::append_train(int64_t trial_index, std::span<const core::TrainRecord> records) {
+  auto& m = live();
+  const size_t i = m.index(trial_index, "append_train");
+  if (records.empty()) return;
+  m.journal.append(encode(TrainBatch{trial_index, {records.begin(), records.end()}}));
+  m.to_file(
+      [&] {
+        h5::write_table(m.train[i].get(), m.tables.train, records, m.train_n[i], m.path);
+        m.train_n[i] += records.size();
+      },
+      m.train[i].get(), m.train_n[i]);
+}
+
+void ResultsWriter::append_eval(int64_t trial_index, std::span<const core::EvalRecord> records) {
+  auto& m = live();
+  const size_t i = m.index(trial_index, "append_eval");
+  if (records.empty()) return;
+  m.journal.append(encode(EvalBatch{trial_index, {records.begin(), records.end()}}));
+  m.to_file(
+      [&] {
+        h5::write_table(m.eval[i].get(), m.tables.eval, records, m.eval_n[i], m.path);
+        m.eval_n[i] += records.size();
+      },
+      m.eval[i].get(), m.eval_n[i]);
+}
+
+void ResultsWriter::log_event(const Event& event) {
+  auto& m = live();
+  if (event.trial != -1) m.index(event.trial, "log_event");
+  Event clipped = event;
+  clip_texts(clipped);
+  if (std::isnan(clipped.time)) clipped.time = unix_now();
+  m.journal.append(encode(clipped));
+  m.to_file(
+      [&] {
+        h5::write_table(m.events.get(), m.tables.events, std::span<const Event>(&clipped, 1),
+                        m.events_n, m.path);
+        ++m.events_n;
+      },
+      m.events.get(), m.events_n);
+}
+
+void ResultsWriter::log_event(int64_t trial_index, std::string_view kind,
+                              std::string_view message) {
+  log_event(Event{kUnknown, trial_index, std::string(kind), std::string(message)});
+}
+
+void ResultsWriter::flush() {
+  auto& m = live();
+  m.to_file([] {});
+}
+
+void ResultsWriter::close() {
+  if (!impl_) throw InternalError("ResultsWriter::close() called twice");
+  auto impl = std::move(impl_);
+  if (!impl->broken.empty()) {
+    impl->close_file(false);  // unclean on purpose: the next open() rebuilds from the journal
+    return;
+  }
+  impl->close_file(true);
+  sync_file(impl->path);
+  impl->journal.append(encode(ClosedRecord{file_stamp(impl->path)}));
+}
+
+}  // namespace trm::storage

@@ -1,0 +1,254 @@
+#include "storage/status_report.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <vector>
+
+#include "core/config_fields.h"
+
+namespace trm::storage {
+
+namespace {
+
+// What the report shows of one trial.
+struct TrialLine {
+  TrialRow row;
+  double train_exact = kUnknown;  // exact_accuracy of the newest train record
+  double eval_exact = kUnknown;   // exact_accuracy of the newest evaluation
+  double elapsed = kUnknown;      // seconds
+};
+
+std::vector<TrialLine> collect(const ResultsReader& reader, double now) {
+  std::vector<TrialLine> lines;
+  for (auto& row : reader.trials()) {
+    TrialLine line{row};
+    if (const auto t = reader.last_train(row.index)) line.train_exact = t->exact_accuracy;
+    if (const auto e = reader.last_eval(row.index)) line.eval_exact = e->exact_accuracy;
+    if (row.status == TrialStatus::running) {
+      line.elapsed = now - row.started;
+    } else if (!std::isnan(row.wall_s)) {
+      line.elapsed = row.wall_s;
+    } else {
+      line.elapsed = row.finished - row.started;
+    }
+    lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+// Trials with an error, newest first.
+std::vector<const TrialRow*> recent_errors(const std::vector<TrialLine>& lines, int64_t most) {
+  std::vector<const TrialRow*> rows;
+  for (const auto& line : lines) {
+    if (!line.row.error.empty()) rows.push_back(&line.row);
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const TrialRow* a, const TrialRow* b) {
+    const double fa = std::isnan(a->finished) ? -1 : a->finished;
+    const double fb = std::isnan(b->finished) ? -1 : b->finished;
+    return fa > fb;
+  });
+  if (static_cast<int64_t>(rows.size()) > most)
+    rows.resize(static_cast<size_t>(std::max<int64_t>(most, 0)));
+  return rows;
+}
+
+std::array<int64_t, core::EnumNames<TrialStatus>::values.size()> count(
+    const std::vector<TrialLine>& lines) {
+  std::array<int64_t, core::EnumNames<TrialStatus>::values.size()> counts{};
+  for (const auto& line : lines) ++counts[static_cast<size_t>(line.row.status)];
+  return counts;
+}
+
+// ---- text ----
+
+std::string fixed(double v, const char* format) {
+  if (std::isnan(v)) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+std::string bytes(int64_t n) {
+  if (n < 0) return "-";
+  const std::array<const char*, 5> units{"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  size_t u = 0;
+  while (v >= 1024 && u + 1 < units.size()) {
+    v /= 1024;
+    ++u;
+  }
+  return fixed(v, u == 0 ? "%.0f" : "%.1f") + " " + units[u];
+}
+
+std::string duration(double s) {
+  if (std::isnan(s) || s < 0) return "-";
+  const auto t = static_cast<int64_t>(s);
+  char buf[32];
+  if (t >= 3600) {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(t / 3600),
+                  static_cast<long long>(t / 60 % 60));
+  } else if (t >= 60) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(t / 60),
+                  static_cast<long long>(t % 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(t));
+  }
+  return buf;
+}
+
+// The last non-empty line of an error (the end of a stderr tail says most), clipped.
+std::string error_line(const std::string& error) {
+  std::string_view text = error;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  const auto nl = text.find_last_of('\n');
+  if (nl != std::string_view::npos) text.remove_prefix(nl + 1);
+  return clip_text(text, 160);
+}
+
+// Rows of cells as left-aligned columns separated by two spaces.
+std::string columns(const std::vector<std::vector<std::string>>& table) {
+  std::vector<size_t> width;
+  for (const auto& row : table) {
+    width.resize(std::max(width.size(), row.size()));
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  std::string out;
+  for (const auto& row : table) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c) {
+      line += row[c];
+      if (c + 1 < row.size()) line += std::string(width[c] - row[c].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string render_text(const ResultsReader& reader, const std::vector<TrialLine>& lines,
+                        int64_t max_errors) {
+  const SweepHeader header = reader.header();
+  std::string out = reader.path() + ": sweep " + header.spec_hash.substr(0, 12) + ", created " +
+                    header.created + " by trm-sweep " + header.tool_version + "\n";
+  const auto counts = count(lines);
+  out += std::to_string(lines.size()) + " trials:";
+  for (const auto& [status, name] : core::EnumNames<TrialStatus>::values) {
+    out.append(" ").append(name).append(" ");
+    out.append(std::to_string(counts[static_cast<size_t>(status)]));
+    if (status != TrialStatus::interrupted) out.append(",");
+  }
+  out += "\n\n";
+  std::vector<std::vector<std::string>> table{{"#", "name", "status", "step/total", "train exact",
+                                               "eval exact", "rank", "device", "elapsed"}};
+  for (const auto& l : lines) {
+    table.push_back({std::to_string(l.row.index), clip_text(l.row.name, 48),
+                     std::string(to_string(l.row.status)),
+                     std::to_string(l.row.step) + "/" + std::to_string(l.row.total_steps),
+                     fixed(l.train_exact, "%.3f"), fixed(l.eval_exact, "%.3f"),
+                     l.row.rank < 0 ? "-" : std::to_string(l.row.rank),
+                     l.row.device.empty() ? "-" : l.row.device, duration(l.elapsed)});
+  }
+  out += columns(table);
+  std::vector<std::vector<std::string>> oom{{"#", "name", "status", "predicted", "measured"}};
+  for (const auto& l : lines) {
+    if (l.row.status == TrialStatus::oom || l.row.status == TrialStatus::oom_predicted) {
+      oom.push_back({std::to_string(l.row.index), clip_text(l.row.name, 48),
+                     std::string(to_string(l.row.status)), bytes(l.row.predicted_peak_bytes),
+                     bytes(l.row.measured_peak_bytes)});
+    }
+  }
+  if (oom.size() > 1)
+    out += "\nOut of memory (peak memory predicted vs measured):\n" + columns(oom);
+  const auto errors = recent_errors(lines, max_errors);
+  if (!errors.empty()) {
+    out += "\nRecent errors:\n";
+    for (const TrialRow* row : errors) {
+      out += "  " + std::to_string(row->index) + " " + row->name + " (" +
+             std::string(to_string(row->status)) + "): " + error_line(row->error) + "\n";
+    }
+  }
+  return out;
+}
+
+// ---- JSON ----
+
+std::string quote(std::string_view s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+std::string number(double v) { return std::isfinite(v) ? core::format_double(v) : "null"; }
+
+std::string render_json(const ResultsReader& reader, const std::vector<TrialLine>& lines,
+                        int64_t max_errors) {
+  std::string out = "{\"path\": " + quote(reader.path()) + ", \"header\": {";
+  bool first = true;
+  const SweepHeader header = reader.header();
+  SweepHeader::visit_fields(header, [&](std::string_view key, const std::string& value) {
+    if (key == "spec_toml") return;  // long; read the file for it
+    out += (first ? "" : ", ") + quote(key) + ": " + quote(value);
+    first = false;
+  });
+  out += "}, \"counts\": {";
+  const auto counts = count(lines);
+  first = true;
+  for (const auto& [status, name] : core::EnumNames<TrialStatus>::values) {
+    out += (first ? "" : ", ") + quote(name) + ": " +
+           std::to_string(counts[static_cast<size_t>(status)]);
+    first = false;
+  }
+  out += "}, \"trials\": [";
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const auto& l = lines[i];
+    const TrialRow& r = l.row;
+    out += std::string(i == 0 ? "" : ", ") + "{\"index\": " + std::to_string(r.index) +
+           ", \"id\": " + quote(r.id) + ", \"name\": " + quote(r.name) +
+           ", \"status\": " + quote(to_string(r.status)) + ", \"step\": " + std::to_string(r.step) +
+           ", \"total_steps\": " + std::to_string(r.total_steps) +
+           ", \"train_exact_accuracy\": " + number(l.train_exact) +
+           ", \"eval_exact_accuracy\": " + number(l.eval_exact) +
+           ", \"rank\": " + std::to_string(r.rank) + ", \"host\": " + quote(r.host) +
+           ", \"device\": " + quote(r.device) + ", \"attempts\": " + std::to_string(r.attempts) +
+           ", \"elapsed_s\": " + number(l.elapsed) +
+           ", \"predicted_peak_bytes\": " + std::to_string(r.predicted_peak_bytes) +
+           ", \"measured_peak_bytes\": " + std::to_string(r.measured_peak_bytes) +
+           ", \"error\": " + quote(r.error) + "}";
+  }
+  out += "], \"recent_errors\": [";
+  first = true;
+  for (const TrialRow* row : recent_errors(lines, max_errors)) {
+    out += std::string(first ? "" : ", ") + "{\"index\": " + std::to_string(row->index) +
+           ", \"name\": " + quote(row->name) + ", \"status\": " + quote(to_string(row->status)) +
+           ", \"error\": " + quote(row->error) + "}";
+    first = false;
+  }
+  return out + "]}\n";
+}
+
+}  // namespace
+
+std::string format_status(const ResultsReader& reader, const StatusOptions& options) {
+  const double now = std::isnan(options.now) ? unix_now() : options.now;
+  const auto lines = collect(reader, now);
+  return options.format == StatusFormat::json ? render_json(reader, lines, options.max_errors)
+                                              : render_text(reader, lines, options.max_errors);
+}
+
+}  // namespace trm::storage

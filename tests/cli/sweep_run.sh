@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# A whole sweep on this machine (`run`, `status`, `resume`), read back with Debian's h5py:
+#  - every trial ends done, with its metrics tables and its config as typed attributes;
+#  - a sweep stopped by SIGTERM mid-trial (exit 5) and resumed ends with the same per-trial
+#    metrics, bit for bit, as one never interrupted;
+#  - a kill -9 of the coordinator loses nothing acknowledged and `resume` completes the sweep;
+#  - another spec on an existing file is refused unless --extend.
+# Usage: sweep_run.sh PATH/TO/trm-sweep SOURCE_DIR
+set -u
+bin=$1
+src=$2
+spec="$src/tests/sweep/tiny_sweep.toml"
+py=/usr/bin/python3  # Debian's, with python3-h5py
+work=$(mktemp -d /tmp/trm_sweep_run.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL: $*"
+}
+
+"$bin" run "$spec" -o "$work/a.h5" >"$work/a.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && ok || fail "uninterrupted run: exit $rc: $(tail -3 "$work/a.out")"
+"$bin" status "$work/a.h5" >"$work/status.out" 2>&1 && grep -q "done 4" "$work/status.out" && ok ||
+  fail "status: $(cat "$work/status.out")"
+$py - "$work/a.h5" <<'PY' && ok || fail "h5py could not read the results file as documented"
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+assert f.attrs["schema_version"] == 1
+rows = f["trials"][:]
+assert [s.decode() for s in rows["status"]] == ["done"] * 4, rows["status"]
+for i in range(4):
+    g = f["trial/%06d" % i]
+    assert g["train"].shape == (60,) and g["eval"].shape == (3,), (g["train"].shape, g["eval"].shape)
+    assert int(g.attrs["model.l_cycles"]) in (1, 2)
+    assert g.attrs["model.halting"] in ("bce", "act", b"bce", b"act")
+PY
+
+# Stopped by SIGTERM while a trial runs, then resumed: the same metrics as the straight run.
+"$bin" run "$spec" -o "$work/b.h5" >"$work/b.out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do  # until the first trial has written metrics
+  sleep 0.1
+  compgen -G "$work/b.h5.trials/*/metrics.jsonl" >/dev/null && break
+done
+sleep 1
+kill -TERM $pid
+wait $pid
+rc=$?
+[ $rc -eq 5 ] && ok || fail "SIGTERM: exit $rc (want 5): $(tail -3 "$work/b.out")"
+"$bin" status "$work/b.h5" | grep -q "interrupted 1" && ok || fail "no interrupted trial after SIGTERM"
+"$bin" resume "$work/b.h5" >>"$work/b.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && ok || fail "resume: exit $rc: $(tail -3 "$work/b.out")"
+
+# kill -9 of the coordinator mid-sweep, then resume.
+"$bin" run "$spec" -o "$work/c.h5" >"$work/c.out" 2>&1 &
+pid=$!
+sleep 6
+kill -KILL $pid
+wait $pid 2>/dev/null
+sleep 2  # the orphaned child checkpoints on its SIGTERM and exits
+"$bin" resume "$work/c.h5" >>"$work/c.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && ok || fail "resume after kill -9: exit $rc: $(tail -3 "$work/c.out")"
+
+$py - "$work/a.h5" "$work/b.h5" "$work/c.h5" <<'PY' && ok || fail "interrupted sweeps differ from the straight one"
+import sys, h5py
+def tables(path):
+    f = h5py.File(path, "r")
+    out = {}
+    rows = f["trials"][:]
+    for i, row in enumerate(rows):
+        assert row["status"].decode() == "done", (path, i, row["status"])
+        g = f["trial/%06d" % i]
+        drop = {"examples_per_s", "seconds"}
+        for t in ("train", "eval"):
+            data = g[t][:]
+            out[(row["id"].decode(), t)] = [tuple(r[n] for n in data.dtype.names if n not in drop) for r in data]
+    return out
+a = tables(sys.argv[1])
+for other in sys.argv[2:]:
+    b = tables(other)
+    assert a.keys() == b.keys(), other
+    for k in a:
+        assert a[k] == b[k], (other, k, len(a[k]), len(b[k]))
+PY
+
+# Another spec on an existing file.
+sed 's/model.l_cycles = \[1, 2\]/model.l_cycles = [1, 2, 3]/' "$spec" >"$work/bigger.toml"
+"$bin" run "$work/bigger.toml" -o "$work/a.h5" >"$work/d.out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q "made by another sweep spec" "$work/d.out" && ok || fail "another spec: exit $rc: $(cat "$work/d.out")"
+"$bin" run "$work/bigger.toml" -o "$work/a.h5" --extend >"$work/e.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && "$bin" status "$work/a.h5" | grep -q "done 6" && ok || fail "--extend: exit $rc: $(tail -3 "$work/e.out")"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,300 @@
+// Bad input and a hostile environment: each gives one clear StorageError naming the path, and a
+// results file that existed before is never damaged.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "storage/results_file.h"
+#include "storage_test_util.h"
+
+namespace trm::storage {
+namespace {
+
+using testing::sample_header;
+using testing::sample_trials;
+using testing::TempDir;
+
+// The message of the StorageError `fn` throws ("" when it throws none).
+std::string storage_error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const StorageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A small finished sweep: trial 0 has 50 train records.
+void write_sample(const std::string& path) {
+  ResultsWriter w = ResultsWriter::create(path, sample_header(), sample_trials(2));
+  std::vector<core::TrainRecord> records;
+  for (int s = 0; s < 50; ++s) records.push_back(testing::train_record(0, s));
+  w.append_train(0, records);
+}
+
+void expect_sample_intact(const std::string& path) {
+  const ResultsReader r(path);
+  ASSERT_EQ(r.train_rows(0), 50);
+  EXPECT_TRUE(same_fields(r.train(0).back(), testing::train_record(0, 49)));
+}
+
+// Runs `fn` in a forked child, which then exits through exit() (atexit handlers, HDF5's
+// included, run as in a real program); returns what `fn` returned and the child's wait status.
+std::pair<std::string, int> in_child(const std::function<std::string()>& fn) {
+  int fds[2];
+  if (::pipe(fds) != 0) return {"pipe failed", -1};
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string out;
+    try {
+      out = fn();
+    } catch (const std::exception& e) {
+      out = std::string("unexpected: ") + e.what();
+    }
+    [[maybe_unused]] const auto n = ::write(fds[1], out.data(), out.size());
+    std::exit(0);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return {out, status};
+}
+
+TEST(StorageBadInput, AMissingFileIsNamedWithTheFix) {
+  const TempDir dir;
+  const std::string path = dir.file("nowhere.h5");
+  const auto read = storage_error_of([&] { ResultsReader{path}; });
+  EXPECT_TRUE(contains(read, path + ": no such file")) << read;
+  const auto write = storage_error_of([&] { ResultsWriter::open(path); });
+  EXPECT_TRUE(contains(write, "trm-sweep run")) << write;
+}
+
+TEST(StorageBadInput, AFileThatIsNotHdf5IsRefused) {
+  const TempDir dir;
+  const std::string path = dir.file("notes.h5");
+  std::ofstream(path) << "name,accuracy\nbase,0.87\n";
+  const auto e = storage_error_of([&] { ResultsReader{path}; });
+  EXPECT_TRUE(contains(e, path + ": not an HDF5 file")) << e;
+  EXPECT_TRUE(contains(storage_error_of([&] { ResultsWriter::open(path); }), path));
+}
+
+TEST(StorageBadInput, ATruncatedFileIsRefusedOrRebuiltFromItsJournal) {
+  const TempDir dir;
+  const std::string path = dir.file("cut.h5");
+  write_sample(path);
+  const std::string copy = dir.file("cut-copy.h5");
+  std::filesystem::copy_file(path, copy);
+  const auto half = std::filesystem::file_size(path) / 2;
+  std::filesystem::resize_file(path, half);
+  std::filesystem::resize_file(copy, half);
+
+  const auto e = storage_error_of([&] { ResultsReader{path}; });
+  EXPECT_TRUE(contains(e, "damaged or truncated")) << e;
+  EXPECT_TRUE(contains(e, "trm-sweep resume")) << e;  // its journal can rebuild it
+  const auto no_journal = storage_error_of([&] { ResultsWriter::open(copy); });
+  EXPECT_TRUE(contains(no_journal, "journal")) << no_journal;
+  EXPECT_EQ(std::filesystem::file_size(copy), half);  // left as it was
+
+  EXPECT_TRUE(ResultsWriter::open(path).rebuilt());
+  expect_sample_intact(path);
+}
+
+TEST(StorageBadInput, AnHdf5FileOfAnotherToolIsRefused) {
+  const TempDir dir;
+  const std::string path = dir.file("other.h5");
+  const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  const hid_t space = H5Screate(H5S_SCALAR);
+  const int64_t one = 1;
+  const hid_t attr =
+      H5Acreate2(file, "schema_version", H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT_GE(H5Awrite(attr, H5T_NATIVE_INT64, &one), 0);
+  H5Aclose(attr);
+  H5Sclose(space);
+  H5Fclose(file);
+  const auto e = storage_error_of([&] { ResultsReader{path}; });
+  EXPECT_TRUE(contains(e, "not a trm-sweep results file")) << e;
+  EXPECT_TRUE(contains(e, "another tool")) << e;
+  EXPECT_TRUE(contains(storage_error_of([&] { ResultsWriter::open(path); }), "another tool"));
+}
+
+TEST(StorageBadInput, AnotherSchemaVersionIsRefusedWithAHint) {
+  const TempDir dir;
+  const std::string path = dir.file("future.h5");
+  write_sample(path);
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  const hid_t attr = H5Aopen(file, "schema_version", H5P_DEFAULT);
+  const int64_t two = 2;
+  ASSERT_GE(H5Awrite(attr, H5T_NATIVE_INT64, &two), 0);
+  H5Aclose(attr);
+  H5Fclose(file);
+  const auto e = storage_error_of([&] { ResultsReader{path}; });
+  EXPECT_TRUE(contains(e, "schema version 2")) << e;
+  EXPECT_TRUE(contains(e, "reads version 1")) << e;
+  EXPECT_TRUE(contains(e, "tool_version 0.1.0")) << e;
+}
+
+TEST(StorageBadInput, AnExistingFileIsNeverOverwrittenByCreate) {
+  const TempDir dir;
+  const std::string path = dir.file("keep.h5");
+  write_sample(path);
+  const auto e = storage_error_of([&] { ResultsWriter::create(path, sample_header(), {}); });
+  EXPECT_TRUE(contains(e, "already exists")) << e;
+  EXPECT_TRUE(contains(e, "trm-sweep resume")) << e;
+  expect_sample_intact(path);
+}
+
+TEST(StorageBadInput, AReadOnlyFolderGivesAClearErrorAndLeavesTheFileAlone) {
+  const TempDir dir;
+  const std::string existing = dir.file("done.h5");
+  write_sample(existing);
+  std::filesystem::permissions(
+      dir.path(), std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec |
+                      std::filesystem::perms::group_read | std::filesystem::perms::group_exec |
+                      std::filesystem::perms::others_read | std::filesystem::perms::others_exec);
+  const bool root = ::geteuid() == 0;
+  // Permission bits do not stop root: the attempt then runs as user "nobody" in a child.
+  const auto [messages, status] = in_child([&] {
+    if (root && ::setuid(65534) != 0) return std::string("skip: setuid(nobody) failed");
+    const auto create = storage_error_of(
+        [&] { ResultsWriter::create(dir.file("new.h5"), sample_header(), sample_trials(1)); });
+    const auto open = storage_error_of([&] { ResultsWriter::open(existing); });
+    return create + "\n---\n" + open;
+  });
+  if (contains(messages, "skip:")) GTEST_SKIP() << "running as root and " << messages;
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_TRUE(contains(messages, dir.file("new.h5.journal"))) << messages;
+  EXPECT_TRUE(contains(messages, "Permission denied")) << messages;
+  EXPECT_TRUE(contains(messages, "choose a writable folder")) << messages;
+  // The existing file: continued in place when its own files are writable, else refused by name.
+  const std::string open_error = messages.substr(messages.find("---\n") + 4);
+  if (!open_error.empty()) {
+    EXPECT_TRUE(contains(open_error, existing)) << open_error;
+    EXPECT_TRUE(contains(open_error, "Permission denied")) << open_error;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("new.h5")));
+  expect_sample_intact(existing);
+}
+
+// Trial 0 holds the train records 0 .. n-1, and no others unless `more_ok`.
+void expect_train_steps(const std::string& path, int64_t n, bool more_ok = false) {
+  const auto train = ResultsReader(path).train(0);
+  if (more_ok) {
+    ASSERT_GE(static_cast<int64_t>(train.size()), n) << path;
+  } else {
+    ASSERT_EQ(static_cast<int64_t>(train.size()), n) << path;
+  }
+  for (size_t s = 0; s < train.size(); ++s) {
+    ASSERT_TRUE(same_fields(train[s], testing::train_record(0, static_cast<int64_t>(s)))) << s;
+  }
+}
+
+// The disk fills up (RLIMIT_FSIZE in a child, SIGXFSZ ignored) while a sweep writes metrics.
+TEST(StorageBadInput, AFullDiskGivesAClearErrorAndKeepsEveryAcknowledgedRecord) {
+  const TempDir dir;
+  const std::string path = dir.file("full.h5");
+  const std::string left = dir.file("as-left.h5");  // the files as the failure left them
+  write_sample(path);
+  const auto [messages, status] = in_child([&] {
+    ::signal(SIGXFSZ, SIG_IGN);
+    ResultsWriter w = ResultsWriter::open(path);
+    const auto limit = static_cast<rlim_t>(std::filesystem::file_size(path) + 64 * 1024);
+    rlimit lim{limit, RLIM_INFINITY};
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    int64_t acked = w.train_rows(0);
+    const auto error = storage_error_of([&] {
+      for (;;) {
+        std::vector<core::TrainRecord> batch;
+        for (int k = 0; k < 20; ++k) batch.push_back(testing::train_record(0, acked + k));
+        w.append_train(0, batch);
+        acked += 20;
+      }
+    });
+    w.close();
+    lim.rlim_cur = RLIM_INFINITY;
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    std::filesystem::copy_file(path, left);
+    std::filesystem::copy_file(journal_path(path), journal_path(left));
+    // Space again: the same process continues the file.
+    ResultsWriter again = ResultsWriter::open(path);
+    const int64_t rows = again.train_rows(0);
+    const auto next = testing::train_record(0, rows);
+    again.append_train(0, std::span(&next, 1));
+    return std::to_string(acked) + " " + std::to_string(rows + 1) + "\n" + error;
+  });
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << messages;
+  EXPECT_TRUE(contains(messages, path + ": cannot flush the results file")) << messages;
+  EXPECT_TRUE(contains(messages, "File too large")) << messages;
+  EXPECT_TRUE(contains(messages, "free space and resume")) << messages;
+  std::istringstream counts(messages);
+  int64_t acked = 0, continued = 0;
+  counts >> acked >> continued;
+  EXPECT_GT(acked, 50);
+  // As the failure left it, the file still reads, with every acknowledged record (and maybe the
+  // failed batch: the journal holds it too, so a resume keeps it as well).
+  expect_train_steps(left, acked, true);
+  // Continued: the failed batch (kept by the journal) and one more.
+  EXPECT_EQ(continued, acked + 21);
+  expect_train_steps(path, continued);
+}
+
+TEST(StorageBadInput, AJournalThatHitsAFullDiskStaysUsableOnceThereIsSpace) {
+  const TempDir dir;
+  const std::string path = dir.file("rows.h5");
+  write_sample(path);
+  const auto [messages, status] = in_child([&] {
+    ::signal(SIGXFSZ, SIG_IGN);
+    ResultsWriter w = ResultsWriter::open(path);
+    // The limit holds for every file: above the HDF5 file's size, and reached by the journal.
+    const auto limit =
+        static_cast<rlim_t>(std::max(std::filesystem::file_size(path) + 4096,
+                                     std::filesystem::file_size(journal_path(path)) + 16 * 1024));
+    rlimit lim{limit, RLIM_INFINITY};
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    TrialRow row = w.trials()[1];
+    // Row updates grow the journal, not the HDF5 file: the journal meets the limit first.
+    const auto error = storage_error_of([&] {
+      for (;;) {
+        ++row.attempts;
+        w.update_trial(row);
+      }
+    });
+    lim.rlim_cur = RLIM_INFINITY;
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    ++row.attempts;
+    w.update_trial(row);  // space again: the same writer goes on
+    return "attempts " + std::to_string(row.attempts) + "\n" + error;
+  });
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << messages;
+  EXPECT_TRUE(contains(messages, journal_path(path) + ": cannot append")) << messages;
+  const int64_t attempts = std::stoll(messages.substr(9));
+  EXPECT_EQ(ResultsReader(path).trials()[1].attempts, attempts);
+  ResultsWriter w = ResultsWriter::open(path);
+  EXPECT_EQ(w.trials()[1].attempts, attempts);
+}
+
+}  // namespace
+}  // namespace trm::storage

@@ -1,0 +1,86 @@
+#include <gtest/gtest.h>
+
+#include "storage/results_file.h"
+#include "storage_test_util.h"
+
+namespace trm::storage {
+namespace {
+
+using testing::TempDir;
+
+// Four trials: done, running, oom, pending; a failed-then-retried error on the oom one.
+std::string sample_file(const TempDir& dir) {
+  const std::string path = dir.file("status.h5");
+  ResultsWriter w =
+      ResultsWriter::create(path, testing::sample_header(), testing::sample_trials(4));
+  std::vector<TrialRow> rows = w.trials();
+  rows[0].status = TrialStatus::done;
+  rows[0].step = 100;
+  rows[0].rank = 1;
+  rows[0].device = "cuda:0";
+  rows[0].wall_s = 3723;
+  rows[1].status = TrialStatus::running;
+  rows[1].step = 40;
+  rows[1].rank = 2;
+  rows[1].device = "cuda:1";
+  rows[1].started = 1000;
+  rows[2].status = TrialStatus::oom;
+  rows[2].measured_peak_bytes = int64_t{5} << 29;  // 2.5 GiB
+  rows[2].finished = 900;
+  rows[2].error = "Traceback (most recent call last):\nRuntimeError: CUDA out of memory\n";
+  for (const auto& row : rows) w.update_trial(row);
+  std::vector<core::TrainRecord> train{testing::train_record(1, 0), testing::train_record(1, 1)};
+  train[1].exact_accuracy = 0.4375;
+  w.append_train(1, train);
+  core::EvalRecord eval = testing::eval_record(0, 100);
+  eval.exact_accuracy = 0.875;
+  w.append_eval(0, std::span(&eval, 1));
+  return path;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(StorageStatus, TextCountsStatusesAndShowsEachTrialOomCellsAndErrors) {
+  const TempDir dir;
+  const ResultsReader reader(sample_file(dir));
+  const std::string text = format_status(reader, {.now = 1125});
+  EXPECT_TRUE(contains(text,
+                       "4 trials: pending 1, running 1, done 1, oom 1, oom_predicted 0, "
+                       "failed 0, interrupted 0"))
+      << text;
+  EXPECT_TRUE(contains(text, "sweep 0123456789ab, created 2025-11-30T09:00:00Z")) << text;
+  EXPECT_TRUE(contains(text, "step/total")) << text;
+  // done trial: eval exact 0.875, 1h02m of wall time, rank 1 on cuda:0
+  EXPECT_TRUE(contains(text, "100/100")) << text;
+  EXPECT_TRUE(contains(text, "0.875")) << text;
+  EXPECT_TRUE(contains(text, "1h02m")) << text;
+  // running trial: last train exact 0.438, started 125 s before `now`
+  EXPECT_TRUE(contains(text, "40/100")) << text;
+  EXPECT_TRUE(contains(text, "0.438")) << text;
+  EXPECT_TRUE(contains(text, "2m05s")) << text;
+  EXPECT_TRUE(contains(text, "Out of memory (peak memory predicted vs measured)")) << text;
+  EXPECT_TRUE(contains(text, "3.0 GiB")) << text;  // trial 2 predicted (sample_trial: 3 GiB)
+  EXPECT_TRUE(contains(text, "2.5 GiB")) << text;
+  EXPECT_TRUE(contains(text, "2 h_cycles=3 (oom): RuntimeError: CUDA out of memory")) << text;
+}
+
+TEST(StorageStatus, JsonHasCountsTrialsAndNullForUnknownValues) {
+  const TempDir dir;
+  const ResultsReader reader(sample_file(dir));
+  const std::string json = format_status(reader, {.format = StatusFormat::json, .now = 1125});
+  EXPECT_EQ(json.front(), '{');
+  EXPECT_TRUE(contains(json, "\"counts\": {\"pending\": 1, \"running\": 1, \"done\": 1")) << json;
+  EXPECT_TRUE(contains(json, "\"status\": \"oom\"")) << json;
+  EXPECT_TRUE(contains(json, "\"eval_exact_accuracy\": 0.875")) << json;
+  EXPECT_TRUE(contains(json, "\"train_exact_accuracy\": null")) << json;  // trial 0: no train
+  EXPECT_TRUE(contains(json, "\"elapsed_s\": 125")) << json;
+  EXPECT_TRUE(contains(json, "\"measured_peak_bytes\": 2684354560")) << json;
+  EXPECT_TRUE(contains(json, "RuntimeError: CUDA out of memory\\n\"")) << json;  // escaped
+  EXPECT_FALSE(contains(json, "spec_toml")) << json;
+  EXPECT_FALSE(contains(json, "nan")) << json;
+}
+
+}  // namespace
+}  // namespace trm::storage
