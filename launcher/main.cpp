@@ -102,6 +102,10 @@ int main(int argc, char** argv) {
   std::string status_file, status_format = "text";
   status->add_option("results", status_file, "results file (HDF5)")->required();
   status->add_option("--format", status_format, "text or json")->capture_default_str();
+  double status_watch = 0;
+  status->add_option("--watch", status_watch, "redraw every N seconds while trials run")
+      ->expected(0, 1)
+      ->default_str("2");
 
   CLI11_PARSE(app, argc, argv);
   return trm::launcher::run_guarded("trm-sweep", [&] {
@@ -109,7 +113,11 @@ int main(int argc, char** argv) {
     if (model->parsed()) return trm::launcher::model_verb(preset, model_sets, std::cout);
     if (run->parsed()) return trm::launcher::run_verb(run_options, std::cout, std::cerr);
     if (resume->parsed()) return trm::launcher::run_verb(resume_options, std::cout, std::cerr);
-    if (status->parsed()) return trm::launcher::status_verb(status_file, status_format, std::cout);
+    if (status->parsed())
+      return trm::launcher::status_verb(
+          status_file, status_format,
+          status->count("--watch") ? std::max(0.5, status_watch == 0 ? 2.0 : status_watch) : 0.0,
+          std::cout);
     if (plan->parsed()) {
       return trm::launcher::plan_verb(plan_spec, plan_options, std::cout, std::cerr);
     }

@@ -321,15 +321,30 @@ int run_verb(const RunOptions& o, std::ostream& out, std::ostream& err) {
   return any_failed ? 1 : 0;
 }
 
-int status_verb(const std::string& results, const std::string& format, std::ostream& out) {
+int status_verb(const std::string& results, const std::string& format, double watch_seconds,
+                std::ostream& out) {
   storage::StatusOptions so;
   if (format == "json") {
     so.format = storage::StatusFormat::json;
   } else if (format != "text") {
     throw ConfigError("--format " + format + ": valid formats: text, json");
   }
-  out << storage::format_status(storage::ResultsReader(results), so);
-  return 0;
+  if (watch_seconds <= 0) {
+    out << storage::format_status(storage::ResultsReader(results), so);
+    return 0;
+  }
+  // --watch: redraw until no trial is pending or running (or Ctrl-C).
+  while (true) {
+    const storage::ResultsReader reader(results);
+    out << "\x1b[H\x1b[2J" << storage::format_status(reader, so) << std::flush;
+    bool active = false;
+    for (const auto& row : reader.trials()) {
+      active = active || row.status == storage::TrialStatus::pending ||
+               row.status == storage::TrialStatus::running;
+    }
+    if (!active) return 0;
+    std::this_thread::sleep_for(std::chrono::duration<double>(watch_seconds));
+  }
 }
 
 }  // namespace trm::launcher

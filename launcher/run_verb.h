@@ -21,7 +21,9 @@ struct RunOptions {
 // (trials interrupted and checkpointed; `resume` continues), 1 when some trial failed.
 int run_verb(const RunOptions& options, std::ostream& out, std::ostream& err);
 
-// `status RESULTS.h5 [--format json]`.
-int status_verb(const std::string& results, const std::string& format, std::ostream& out);
+// `status RESULTS.h5 [--format json] [--watch SECONDS]`: with watch > 0 the report is redrawn
+// every `watch` seconds until no trial is pending or running.
+int status_verb(const std::string& results, const std::string& format, double watch_seconds,
+                std::ostream& out);
 
 }  // namespace trm::launcher

@@ -19,6 +19,7 @@ struct TrialLine {
   double train_exact = kUnknown;  // exact_accuracy of the newest train record
   double eval_exact = kUnknown;   // exact_accuracy of the newest evaluation
   double elapsed = kUnknown;      // seconds
+  double eta = kUnknown;          // running trials: seconds left at the attempt's pace so far
 };
 
 std::vector<TrialLine> collect(const ResultsReader& reader, double now) {
@@ -29,6 +30,10 @@ std::vector<TrialLine> collect(const ResultsReader& reader, double now) {
     if (const auto e = reader.last_eval(row.index)) line.eval_exact = e->exact_accuracy;
     if (row.status == TrialStatus::running) {
       line.elapsed = now - row.started;
+      if (row.step > 0 && row.total_steps > row.step) {
+        line.eta = line.elapsed / static_cast<double>(row.step) *
+                   static_cast<double>(row.total_steps - row.step);
+      }
     } else if (!std::isnan(row.wall_s)) {
       line.elapsed = row.wall_s;
     } else {
@@ -141,14 +146,15 @@ std::string render_text(const ResultsReader& reader, const std::vector<TrialLine
   }
   out += "\n\n";
   std::vector<std::vector<std::string>> table{{"#", "name", "status", "step/total", "train exact",
-                                               "eval exact", "rank", "device", "elapsed"}};
+                                               "eval exact", "rank", "device", "elapsed", "eta"}};
   for (const auto& l : lines) {
     table.push_back({std::to_string(l.row.index), clip_text(l.row.name, 48),
                      std::string(to_string(l.row.status)),
                      std::to_string(l.row.step) + "/" + std::to_string(l.row.total_steps),
                      fixed(l.train_exact, "%.3f"), fixed(l.eval_exact, "%.3f"),
                      l.row.rank < 0 ? "-" : std::to_string(l.row.rank),
-                     l.row.device.empty() ? "-" : l.row.device, duration(l.elapsed)});
+                     l.row.device.empty() ? "-" : l.row.device, duration(l.elapsed),
+                     duration(l.eta)});
   }
   out += columns(table);
   std::vector<std::vector<std::string>> oom{{"#", "name", "status", "predicted", "measured"}};
@@ -226,7 +232,7 @@ std::string render_json(const ResultsReader& reader, const std::vector<TrialLine
            ", \"eval_exact_accuracy\": " + number(l.eval_exact) +
            ", \"rank\": " + std::to_string(r.rank) + ", \"host\": " + quote(r.host) +
            ", \"device\": " + quote(r.device) + ", \"attempts\": " + std::to_string(r.attempts) +
-           ", \"elapsed_s\": " + number(l.elapsed) +
+           ", \"elapsed_s\": " + number(l.elapsed) + ", \"eta_s\": " + number(l.eta) +
            ", \"predicted_peak_bytes\": " + std::to_string(r.predicted_peak_bytes) +
            ", \"measured_peak_bytes\": " + std::to_string(r.measured_peak_bytes) +
            ", \"error\": " + quote(r.error) + "}";

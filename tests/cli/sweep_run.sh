@@ -11,15 +11,7 @@ bin=$1
 src=$2
 spec="$src/tests/sweep/tiny_sweep.toml"
 py=/usr/bin/python3  # Debian's, with python3-h5py
-work=$(mktemp -d /tmp/trm_sweep_run.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL: $*"
-}
+source "$(dirname "$0")/common.sh" sweep_run
 
 "$bin" run "$spec" -o "$work/a.h5" >"$work/a.out" 2>&1
 rc=$?
@@ -98,5 +90,4 @@ rc=$?
 rc=$?
 [ $rc -eq 0 ] && "$bin" status "$work/a.h5" | grep -q "done 6" && ok || fail "--extend: exit $rc: $(tail -3 "$work/e.out")"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -9,15 +9,7 @@
 set -u
 bin=$1
 src=$2
-work=$(mktemp -d /tmp/trm_train_test.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL: $*"
-}
+source "$(dirname "$0")/common.sh" train_test
 
 # A 4x4 trial of a few seconds; exploration on, so resuming must restore the RNG draws too.
 cat >"$work/tiny.toml" <<'TOML'
@@ -130,5 +122,4 @@ cp "$work/straight/checkpoint.pt" "$work/straight.ckpt"
 expect_error_lines 4 "checkpoint: train.lr = 0.001" --config "$work/tiny.toml" --set train.lr=0.002 --out "$work/straight"
 cmp -s "$work/straight/checkpoint.pt" "$work/straight.ckpt" && ok || fail "the foreign checkpoint was modified"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary
