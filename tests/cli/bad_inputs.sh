@@ -43,6 +43,10 @@ expect_error "--format yaml: valid formats: text, csv, json" plan configs/quick.
 expect_error "--device cuda needs --memory" plan configs/quick.toml --device cuda
 expect_error "--memory = \"lots\": expected a positive size" plan configs/quick.toml --memory lots
 expect_error "--trial 99: configs/quick.toml has trials 0..7" train --spec configs/quick.toml --trial 99 --out /tmp/trm_bad_input_never
+expect_error "/nonexistent/results.h5: no such file" status /nonexistent/results.h5
+expect_error "README.md: not an HDF5 file" status README.md
+expect_error "README.md: not an HDF5 file" resume README.md
+expect_error "sweep spec /nonexistent/spec.toml: no such file" run /nonexistent/spec.toml -o /tmp/trm_bad_input_never.h5
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
