@@ -1,5 +1,7 @@
 #include "core/out_of_memory.h"
 
+#include <ATen/ops/mm.h>
+#include <ATen/ops/ones.h>
 #include <c10/util/Exception.h>
 #include <sys/resource.h>
 
@@ -23,7 +25,10 @@ int64_t requested_bytes_in(const std::string& msg) {
   std::smatch m;
   if (std::regex_search(msg, m, std::regex("allocate ([0-9]+) bytes"))) return std::stoll(m[1]);
   if (std::regex_search(msg, m, std::regex("allocate ([0-9.]+) (KiB|MiB|GiB|TiB)"))) {
-    const double scale = m[2] == "KiB" ? 1024.0 : m[2] == "MiB" ? 1048576.0 : m[2] == "GiB" ? 1073741824.0 : 1099511627776.0;
+    const double scale = m[2] == "KiB"   ? 1024.0
+                         : m[2] == "MiB" ? 1048576.0
+                         : m[2] == "GiB" ? 1073741824.0
+                                         : 1099511627776.0;
     return static_cast<int64_t>(std::stod(m[1]) * scale);
   }
   return -1;
@@ -54,6 +59,11 @@ void set_cpu_memory_budget(int64_t bytes) {
   if (bytes <= 0) {
     throw ConfigError("memory budget = " + std::to_string(bytes) + " bytes: must be > 0");
   }
+  // OpenBLAS takes its work buffers (up to 128 MiB a thread) at its first products, and when
+  // malloc fails there it retries forever instead of failing: a trial whose budget is near its
+  // needs would hang, not report OOM. Let it take them (on every thread) before the limit.
+  const auto a = at::ones({512, 512});
+  (void)at::mm(a, a);
   rlimit limit{};
   limit.rlim_cur = static_cast<rlim_t>(bytes);
   limit.rlim_max = static_cast<rlim_t>(bytes);

@@ -8,10 +8,51 @@
 #include "core/fields.h"
 #include "core/parity.h"
 #include "launcher/core_verbs.h"
+#include "launcher/export_verb.h"
+#include "launcher/merge_verb.h"
 #include "launcher/run_verb.h"
+#include "launcher/submit_cli.h"
+#include "launcher/submit_verb.h"
 #include "launcher/sweep_verbs.h"
 #include "launcher/train_verb.h"
 #include "sweep/trial_toml.h"
+
+namespace {
+
+// Options of `run` and `resume` for MPI jobs, and the scheduling benchmarks' hidden knobs.
+void add_mpi_options(CLI::App* verb, trm::launcher::RunOptions& o) {
+  verb->add_option_function<std::string>(
+          "--shard",
+          [&o](const std::string& text) {
+            const auto slash = text.find('/');
+            try {
+              if (slash == std::string::npos) throw std::invalid_argument(text);
+              o.shard_index = std::stoll(text.substr(0, slash));
+              o.shard_count = std::stoll(text.substr(slash + 1));
+            } catch (const std::exception&) {
+              throw CLI::ValidationError("--shard", "expected K/N, e.g. 0/4, got " + text);
+            }
+          },
+          "run only trials K, K+N, K+2N, ... of the spec (a SLURM job array's task); "
+          "`merge` joins the shards' files")
+      ->type_name("K/N");
+  verb->add_flag("--coordinator-works", o.coordinator_works,
+                 "under MPI, rank 0 also runs trials (default: it only coordinates)");
+  verb->add_option("--heartbeat", o.heartbeat_seconds, "seconds between a worker's signs of life")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  verb->add_option("--worker-timeout", o.worker_timeout,
+                   "seconds of silence after which a worker is lost and its trial runs elsewhere")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  // Benchmarks only: an empty group hides them from --help.
+  verb->add_option("--trial-kind", o.trial_kind, "train, noop, exec or sleep")->group("");
+  verb->add_option("--sleep-per-step", o.sleep_per_step, "sleep trials: seconds per step")
+      ->group("");
+  verb->add_option("--schedule", o.schedule, "dynamic or static")->group("");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"trm-sweep: ablation sweeps of the Tiny Recursive Model"};
@@ -89,6 +130,7 @@ int main(int argc, char** argv) {
   run->add_option("--device", run_options.device, "cpu or cuda")->capture_default_str();
   run->add_flag("--extend", run_options.extend,
                 "the results file was made by another spec: add this spec's new cells");
+  add_mpi_options(run, run_options);
 
   auto* resume = app.add_subcommand("resume", "continue a sweep from its results file");
   trm::launcher::RunOptions resume_options;
@@ -97,6 +139,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   resume->add_option("--device", resume_options.device, "cpu or cuda")->capture_default_str();
+  add_mpi_options(resume, resume_options);
 
   auto* status = app.add_subcommand("status", "progress of a sweep, also while it runs");
   std::string status_file, status_format = "text";
@@ -107,12 +150,44 @@ int main(int argc, char** argv) {
       ->expected(0, 1)
       ->default_str("2");
 
+  trm::launcher::SubmitOptions submit_options;
+  auto* submit = trm::launcher::add_submit_command(app, submit_options);
+
+  auto* exporter =
+      app.add_subcommand("export", "the sweep's tables as md, csv, latex, json or html");
+  trm::launcher::ExportCli export_options;
+  exporter->add_option("results", export_options.results, "results file (HDF5)")->required();
+  exporter->add_option("--table", export_options.tables,
+                       "a [[table]] of the spec by name (repeatable; default: every table)");
+  exporter->add_option("--kind", export_options.kind,
+                       "a table the spec does not declare: ablation, grid or raw");
+  exporter->add_option("--rows", export_options.rows, "grid: the config key of the rows");
+  exporter->add_option("--cols", export_options.cols, "grid: the config key of the columns");
+  exporter->add_option("--metric", export_options.metric,
+                       "exact_accuracy (default), best_exact_accuracy, accuracy, ...");
+  exporter->add_option("--format", export_options.format, "md, csv, latex, json or html")
+      ->capture_default_str();
+  exporter->add_option("-o,--out", export_options.out, "write to this file (default: stdout)");
+
+  auto* merge = app.add_subcommand(
+      "merge", "join the results files of one sweep's shards (submit --array tasks) into one");
+  std::string merge_out;
+  std::vector<std::string> merge_inputs;
+  // Not ->required(): merge_verb answers a missing one in one line, exit 2, like other mistakes.
+  merge->add_option("out", merge_out, "the merged results file (HDF5), new");
+  merge->add_option("inputs", merge_inputs, "the shards' results files");
+
   CLI11_PARSE(app, argc, argv);
   return trm::launcher::run_guarded("trm-sweep", [&] {
     if (parity->parsed()) return trm::launcher::parity_verb(fixtures_dir, verbose, std::cout);
     if (model->parsed()) return trm::launcher::model_verb(preset, model_sets, std::cout);
     if (run->parsed()) return trm::launcher::run_verb(run_options, std::cout, std::cerr);
     if (resume->parsed()) return trm::launcher::run_verb(resume_options, std::cout, std::cerr);
+    if (submit->parsed())
+      return trm::launcher::submit_verb(submit_options, submit->remaining(), std::cout);
+    if (exporter->parsed()) return trm::launcher::export_verb(export_options, std::cout);
+    if (merge->parsed())
+      return trm::launcher::merge_verb(merge_out, merge_inputs, std::cout, std::cerr);
     if (status->parsed())
       return trm::launcher::status_verb(
           status_file, status_format,

@@ -10,14 +10,21 @@
 #include <ctime>
 #include <deque>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "core/errors.h"
+#include "launcher/mpi_session.h"
+#include "launcher/slurm_status.h"
 #include "launcher/train_verb.h"
 #include "launcher/trial_process.h"
+#include "launcher/trial_runner.h"
+#include "launcher/worker.h"
+#include "storage/export.h"
 #include "storage/results_file.h"
 #include "sweep/expand.h"
 #include "sweep/plan.h"
@@ -34,8 +41,9 @@ namespace trm::launcher {
 
 namespace {
 
-volatile std::sig_atomic_t g_run_stop = 0;
-extern "C" void on_run_signal(int sig) { g_run_stop = sig; }
+// Signals so far: the first stops the sweep gracefully, a second ends the running trials at once.
+volatile std::sig_atomic_t g_run_signals = 0;
+extern "C" void on_run_signal(int) { g_run_signals = g_run_signals + 1; }
 
 double now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -48,12 +56,6 @@ std::string iso_now() {
   return buf;
 }
 
-std::string hostname() {
-  char buf[256] = {};
-  gethostname(buf, sizeof buf - 1);
-  return buf;
-}
-
 double machine_memory() {
   return static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
 }
@@ -61,15 +63,6 @@ double machine_memory() {
 struct Cell {
   const sweep::Trial* trial;
   sweep::PlannedTrial plan;
-};
-
-// A trial on its way: the child, and how far its metrics have reached the results file.
-struct Running {
-  int64_t index;
-  std::unique_ptr<TrialProcess> process;
-  double started;
-  int64_t stored_train_step;
-  int64_t stored_eval_step;
 };
 
 // Steps already in the file: training rows are steps 1, 2, ... in order; the k-th evaluation ran
@@ -94,7 +87,8 @@ storage::TrialDefinition definition_of(const Cell& c) {
 
 // Opens or creates the results file so that it holds every trial of `spec`, by id.
 storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec& spec,
-                                    const std::vector<Cell>& cells, std::ostream& err) {
+                                    const std::vector<Cell>& cells, const std::string& mpi_version,
+                                    std::ostream& err) {
   if (!std::filesystem::exists(o.results)) {
     storage::SweepHeader h;
     h.spec_toml = spec.text;
@@ -102,8 +96,9 @@ storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec&
     h.created = iso_now();
     h.tool_version = TRM_VERSION;
     h.git_revision = TRM_GIT_REVISION;
-    h.host = hostname();
+    h.host = host_name();
     h.torch_version = torch_version();
+    h.mpi_version = mpi_version;
     std::vector<storage::TrialDefinition> defs;
     for (const auto& c : cells) defs.push_back(definition_of(c));
     return storage::ResultsWriter::create(o.results, h, defs);
@@ -137,11 +132,526 @@ storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec&
   return w;
 }
 
-}  // namespace
+// Where trials run: the coordinator's own slots (rank 0) and one slot per worker rank.
+struct Slot {
+  int rank = 0;
+  TrialRunner local;   // rank 0's slots
+  bool ready = false;  // a worker: its READY arrived
+  bool lost = false;   // a worker silent past the timeout
+  int64_t index = -1;  // the trial running there
+  double last_seen = 0;
+  std::string host, device;
+  std::deque<int64_t> own;  // static schedule: this slot's trials
+};
 
-int run_verb(const RunOptions& o, std::ostream& out, std::ostream& err) {
-  if (o.results.empty()) throw ConfigError("-o RESULTS.h5 is required");
-  if (o.jobs < 1) throw ConfigError("--jobs must be >= 1");
+// A trial on its way: how far its metrics have reached the results file.
+struct Active {
+  double started;
+  int64_t stored_train_step;
+  int64_t stored_eval_step;
+};
+
+// Rank 0: the queue and the only writer of the results file.
+class Coordinator {
+ public:
+  // `live`: out is a terminal; a progress line is redrawn under the log lines.
+  Coordinator(const RunOptions& o, const sweep::SweepSpec& spec, std::vector<Cell> cells,
+              storage::ResultsWriter results, MpiSession* mpi, std::ostream& out, bool live)
+      : o_(o),
+        spec_(spec),
+        cells_(std::move(cells)),
+        results_(std::move(results)),
+        mpi_(mpi),
+        out_(out),
+        kind_(parse_trial_kind(o.trial_kind)),
+        live_(live) {
+    for (const auto& row : results_.trials()) index_of_[row.id] = row.index;
+    for (const auto& c : cells_) cell_of_[index_of_.at(c.trial->id)] = &c;
+  }
+
+  // The trials without a final status, longest predicted first; oom_predicted ones recorded.
+  size_t build_queue(const sweep::Plan& plan) {
+    std::vector<const Cell*> order;
+    for (const auto& c : cells_) order.push_back(&c);
+    if (o_.schedule == "dynamic") {
+      std::stable_sort(order.begin(), order.end(), [](const Cell* a, const Cell* b) {
+        return a->plan.seconds > b->plan.seconds;
+      });
+    }
+    for (const Cell* c : order) {
+      auto row = results_.trials()[static_cast<size_t>(index_of_.at(c->trial->id))];
+      using storage::TrialStatus;
+      if (row.status == TrialStatus::done || row.status == TrialStatus::oom ||
+          row.status == TrialStatus::oom_predicted ||
+          (row.status == TrialStatus::failed && row.attempts > spec_.sweep.retries)) {
+        continue;
+      }
+      if (c->plan.oom && spec_.sweep.oom_predicted == sweep::OomPolicy::skip) {
+        row.status = TrialStatus::oom_predicted;
+        row.error = "predicted peak " + sweep::format_bytes(c->plan.memory.total()) + " > limit " +
+                    sweep::format_bytes(plan.memory_limit);
+        results_.update_trial(row);
+        results_.log_event(row.index, "oom_predicted", row.error);
+        continue;
+      }
+      queue_.push_back(row.index);
+    }
+    return queue_.size();
+  }
+
+  void add_local_slots(int64_t count, const RankSetup& setup) {
+    local_setup_ = setup;
+    for (int64_t i = 0; i < count; ++i) {
+      Slot s;
+      s.rank = 0;
+      s.ready = true;
+      s.host = host_name();
+      s.device = setup.device;
+      slots_.push_back(std::move(s));
+    }
+  }
+  void add_worker_slots(int size) {
+    for (int r = 1; r < size; ++r) {
+      Slot s;
+      s.rank = r;
+      s.last_seen = mono_now();
+      slots_.push_back(std::move(s));
+    }
+  }
+
+  // Runs until every trial has a final status, or a signal stopped the sweep. Returns the exit.
+  int run() {
+    if (o_.schedule == "static") deal_round_robin();
+    Backoff backoff;
+    int signals_seen = 0;
+    while (!finished()) {
+      bool activity = false;
+      // One group commit per round: what the round changed is durable before any of it is
+      // acknowledged, i.e. before its trials are handed out (one disk sync, not one a change).
+      results_.begin_group();
+      if (g_run_signals > signals_seen) {
+        signals_seen = g_run_signals;
+        stop_all(signals_seen >= 2);
+        activity = true;
+      }
+      activity |= poll_local();
+      activity |= poll_workers();
+      find_lost_workers();
+      if (!stopping_) activity |= assign_idle();
+      if (!stopping_ && !queue_.empty() && no_slot_left()) {
+        results_.log_event(-1, "no_workers", "every worker rank was lost");
+        line() << "every worker rank was lost; " << queue_.size() << " trials left pending\n";
+        stopping_ = true;
+      }
+      results_.end_group();
+      launch_assigned();
+      show_progress();
+      if (activity) backoff.reset();
+      backoff.wait(5'000);
+    }
+    line();
+    results_.log_event(-1, stopping_ ? "stopped" : "finished", "");
+    results_.close();
+    if (mpi_ != nullptr) {
+      for (auto& s : slots_) {
+        if (s.rank > 0 && !s.lost) mpi_->send(s.rank, Tag::exit, "");
+      }
+    }
+    if (stopping_ || any_interrupted_) {
+      line() << (stopping_ ? "stopped by a signal" : "some trials were interrupted")
+             << "; `trm-sweep resume " << o_.results << "` continues\n";
+      return kExitStopped;
+    }
+    return any_failed_ ? 1 : 0;
+  }
+
+  void note(const std::string& kind, const std::string& message) {
+    results_.log_event(-1, kind, message);
+  }
+
+  bool lost_any() const {
+    return std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.lost; });
+  }
+
+ private:
+  static double mono_now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  bool finished() const {
+    if (!active_.empty()) return false;
+    if (stopping_) return true;
+    if (o_.schedule == "static") {
+      return std::none_of(slots_.begin(), slots_.end(),
+                          [](const Slot& s) { return !s.lost && !s.own.empty(); }) &&
+             queue_.empty();
+    }
+    return queue_.empty();
+  }
+
+  bool no_slot_left() const {
+    return std::all_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.lost; });
+  }
+
+  // Static round-robin (what job arrays do): trial k of the spec's order goes to slot k mod W.
+  void deal_round_robin() {
+    size_t k = 0;
+    for (const int64_t index : queue_) slots_[k++ % slots_.size()].own.push_back(index);
+    queue_.clear();
+  }
+
+  bool assign_idle() {
+    bool any = false;
+    for (auto& s : slots_) {
+      if (!s.ready || s.lost || s.index >= 0) continue;
+      auto& q = o_.schedule == "static" ? s.own : queue_;
+      if (q.empty()) continue;
+      const int64_t index = q.front();
+      q.pop_front();
+      start(s, index);
+      any = true;
+    }
+    return any;
+  }
+
+  void start(Slot& s, int64_t index) {
+    const Cell& c = *cell_of_.at(index);
+    auto row = results_.trials()[static_cast<size_t>(index)];
+    Assignment a;
+    a.index = index;
+    a.config = c.trial->config;
+    a.kind = kind_;
+    a.sleep_seconds = o_.sleep_per_step * static_cast<double>(c.plan.steps);
+    a.launch.dir = trial_dir(index);
+    a.launch.memory_budget = spec_.sweep.memory_budget;
+    a.launch.checkpoint_every = spec_.sweep.checkpoint_interval;
+    row.status = storage::TrialStatus::running;
+    row.attempts += 1;
+    row.rank = s.rank;
+    row.host = s.host;
+    row.device = s.device;
+    row.started = now();
+    results_.update_trial(row);
+    results_.log_event(index, "start",
+                       "attempt " + std::to_string(row.attempts) + " on rank " +
+                           std::to_string(s.rank) + " (" + s.host + ")");
+    if (verbose()) {
+      line() << "start  #" << index << " " << c.trial->name;
+      if (mpi_ != nullptr) out_ << " [rank " << s.rank << "]";
+      out_ << "\n" << std::flush;
+    }
+    s.index = index;
+    s.last_seen = mono_now();
+    active_[index] = {now(), results_.train_rows(index),
+                      eval_step(c.trial->config, c.plan.steps, results_.eval_rows(index))};
+    if (s.rank == 0) {
+      a.launch.threads = local_setup_.threads;
+      a.launch.device = local_setup_.device;
+    }
+    assigned_.push_back({&s, std::move(a)});
+  }
+
+  // Hands out the trials of this round, once their start is durable.
+  void launch_assigned() {
+    for (auto& [slot, a] : assigned_) {
+      if (slot->rank == 0) {
+        slot->local.start(a);
+      } else {
+        mpi_->send(slot->rank, Tag::assign, encode(a));
+      }
+    }
+    assigned_.clear();
+  }
+
+  // The log stream, with the progress line cleared first.
+  std::ostream& line() {
+    if (shown_) out_ << "\r\x1b[K";
+    shown_ = false;
+    return out_;
+  }
+
+  // On a terminal, twice a second: trials by status, the running ones' steps, and an ETA from
+  // the cost model's FLOPs (work left over the rate this run has done work so far).
+  void show_progress() {
+    if (!live_ || mono_now() - last_shown_ < 0.5) return;
+    if (run_started_ == 0) run_started_ = mono_now();
+    last_shown_ = mono_now();
+    std::map<storage::TrialStatus, int64_t> count;
+    double total = 0, left = 0;
+    for (const auto& [index, cell] : cell_of_) {
+      const auto& row = results_.trials()[static_cast<size_t>(index)];
+      ++count[row.status];
+      const double flops = cell->plan.total_flops;
+      total += flops;
+      using storage::TrialStatus;
+      if (row.status == TrialStatus::pending || row.status == TrialStatus::interrupted ||
+          row.status == TrialStatus::running ||
+          (row.status == TrialStatus::failed && row.attempts <= spec_.sweep.retries)) {
+        const double steps = static_cast<double>(std::max<int64_t>(1, cell->plan.steps));
+        left += flops * (1.0 - static_cast<double>(row.step) / steps);
+      }
+    }
+    if (work_left_at_start_ < 0) work_left_at_start_ = left;
+    using storage::TrialStatus;
+    std::ostringstream p;
+    p << "[done " << count[TrialStatus::done] << " running " << count[TrialStatus::running]
+      << " failed " << count[TrialStatus::failed] << " oom "
+      << count[TrialStatus::oom] + count[TrialStatus::oom_predicted] << " of " << cell_of_.size()
+      << "]";
+    int shown = 0;
+    for (const auto& [index, a] : active_) {
+      if (shown++ == 3) break;
+      p << " #" << index << " " << a.stored_train_step << "/" << cell_of_.at(index)->plan.steps;
+    }
+    const double done = work_left_at_start_ - left;
+    if (done > 0 && total > 0) {
+      p << "  ETA " << sweep::format_seconds((mono_now() - run_started_) * left / done);
+    }
+    out_ << "\r\x1b[K" << p.str() << std::flush;
+    shown_ = true;
+  }
+
+  // Per-trial lines would flood the terminal for thousands of benchmark trials.
+  bool verbose() const { return kind_ == TrialKind::train; }
+
+  std::string trial_dir(int64_t index) const {
+    const auto moved = dir_after_loss_.find(index);
+    if (moved != dir_after_loss_.end()) return moved->second;
+    return o_.results + ".trials/" + cell_of_.at(index)->trial->id;
+  }
+
+  bool poll_local() {
+    bool any = false;
+    for (auto& s : slots_) {
+      if (s.rank != 0 || s.index < 0) continue;
+      const int64_t index = s.index;
+      std::vector<std::string> lines;
+      TrialOutcome outcome;
+      const bool ended = s.local.poll(lines, &outcome);
+      if (!lines.empty()) record_metrics(index, lines);
+      if (ended) {
+        s.index = -1;
+        record_end(index, outcome);
+        any = true;
+      }
+    }
+    return any;
+  }
+
+  bool poll_workers() {
+    if (mpi_ == nullptr) return false;
+    bool any = false;
+    Message m;
+    while (mpi_->poll(&m)) {
+      any = true;
+      Slot* s = slot_of_rank(m.source);
+      if (s == nullptr)
+        throw InternalError("message from unknown rank " + std::to_string(m.source));
+      if (s->lost) continue;  // its trial went elsewhere; it leaves with the MPI job
+      s->last_seen = mono_now();
+      switch (m.tag) {
+        case Tag::ready: {
+          const auto nl = m.payload.find('\n');
+          s->host = m.payload.substr(0, nl);
+          s->device = nl == std::string::npos ? "" : m.payload.substr(nl + 1);
+          s->ready = true;
+          break;
+        }
+        case Tag::heartbeat:
+          break;
+        case Tag::metrics: {
+          const auto nl = m.payload.find('\n');
+          const int64_t index = std::stoll(m.payload.substr(0, nl));
+          std::vector<std::string> lines;
+          std::istringstream body(m.payload.substr(nl + 1));
+          for (std::string line; std::getline(body, line);) lines.push_back(line);
+          if (index == s->index) record_metrics(index, lines);
+          break;
+        }
+        case Tag::end: {
+          const auto nl = m.payload.find('\n');
+          const int64_t index = std::stoll(m.payload.substr(0, nl));
+          if (index != s->index) break;
+          s->index = -1;
+          record_end(index, decode_outcome(m.payload.substr(nl + 1)));
+          break;
+        }
+        default:
+          throw InternalError("coordinator: unexpected message " +
+                              std::to_string(static_cast<int>(m.tag)));
+      }
+    }
+    return any;
+  }
+
+  Slot* slot_of_rank(int rank) {
+    for (auto& s : slots_) {
+      if (s.rank == rank) return &s;
+    }
+    return nullptr;
+  }
+
+  // A worker silent past the timeout while it holds a trial: the trial runs again elsewhere,
+  // from the start in a fresh folder, since the lost rank's child may still be writing in the
+  // old one (training is deterministic: the steps already stored come out the same again).
+  void find_lost_workers() {
+    if (mpi_ == nullptr) return;
+    for (auto& s : slots_) {
+      if (s.rank == 0 || s.lost || s.index < 0) continue;
+      if (mono_now() - s.last_seen < o_.worker_timeout) continue;
+      s.lost = true;
+      const int64_t index = s.index;
+      s.index = -1;
+      dir_after_loss_[index] = trial_dir(index) + ".after-lost-rank" + std::to_string(s.rank);
+      active_.erase(index);
+      auto row = results_.trials()[static_cast<size_t>(index)];
+      row.status = storage::TrialStatus::pending;
+      row.error = "worker rank " + std::to_string(s.rank) + " (" + s.host + ") silent for " +
+                  sweep::format_seconds(o_.worker_timeout) + "; declared lost";
+      results_.update_trial(row);
+      results_.log_event(index, "lost", row.error);
+      line() << "lost   rank " << s.rank << ": #" << index << " goes back to the queue\n"
+             << std::flush;
+      if (!stopping_) {
+        auto& q = o_.schedule == "static" ? first_live_slot().own : queue_;
+        q.push_front(index);
+      }
+    }
+  }
+
+  Slot& first_live_slot() {
+    for (auto& s : slots_) {
+      if (!s.lost) return s;
+    }
+    return slots_.front();
+  }
+
+  void stop_all(bool at_once) {
+    if (!stopping_) {
+      results_.log_event(-1, "signal",
+                         at_once ? "second signal: ending the running trials at once"
+                                 : "checkpointing and stopping the running trials");
+    }
+    stopping_ = true;
+    for (auto& s : slots_) {
+      if (s.index < 0 || s.lost) continue;
+      if (s.rank == 0) {
+        if (at_once) {
+          s.local.kill_now();
+        } else {
+          s.local.request_stop();
+        }
+      } else {
+        mpi_->send(s.rank, at_once ? Tag::kill : Tag::stop, "");
+      }
+    }
+  }
+
+  void record_metrics(int64_t index, const std::vector<std::string>& lines) {
+    auto& a = active_.at(index);
+    std::vector<core::TrainRecord> train;
+    std::vector<core::EvalRecord> eval;
+    for (const auto& line : lines) {
+      core::TrainRecord t;
+      core::EvalRecord e;
+      bool is_train = false;
+      if (!parse_metrics_line(line, &t, &e, &is_train)) continue;
+      // A resumed child re-reports the steps its checkpoint covers: keep only new ones.
+      if (is_train && t.step > a.stored_train_step) train.push_back(t);
+      if (!is_train && e.step > a.stored_eval_step) eval.push_back(e);
+    }
+    if (train.empty() && eval.empty()) return;
+    if (!train.empty()) {
+      results_.append_train(index, train);
+      a.stored_train_step = train.back().step;
+    }
+    if (!eval.empty()) {
+      results_.append_eval(index, eval);
+      a.stored_eval_step = eval.back().step;
+    }
+    auto row = results_.trials()[static_cast<size_t>(index)];
+    row.step = std::max(row.step, a.stored_train_step);
+    for (const auto& e : eval) {
+      row.final_accuracy = e.accuracy;
+      row.final_exact_accuracy = e.exact_accuracy;
+      row.best_exact_accuracy = std::isnan(row.best_exact_accuracy)
+                                    ? e.exact_accuracy
+                                    : std::max(row.best_exact_accuracy, e.exact_accuracy);
+    }
+    results_.update_trial(row);
+  }
+
+  void record_end(int64_t index, const TrialOutcome& outcome) {
+    const double started = active_.at(index).started;
+    active_.erase(index);
+    auto row = results_.trials()[static_cast<size_t>(index)];
+    row.finished = now();
+    row.wall_s = (std::isnan(row.wall_s) ? 0.0 : row.wall_s) + (row.finished - started);
+    row.measured_peak_bytes = outcome.peak_rss_bytes;
+    row.error = outcome.error;
+    using storage::TrialStatus;
+    const char* word = "done";
+    TrialEnd end = outcome.end;
+    // A child ended at once by a second signal is interrupted too: its checkpoint stays.
+    if (stopping_ && end == TrialEnd::failed) end = TrialEnd::interrupted;
+    switch (end) {
+      case TrialEnd::done:
+        row.status = TrialStatus::done;
+        break;
+      case TrialEnd::oom:
+        row.status = TrialStatus::oom;
+        word = "oom";
+        break;
+      case TrialEnd::interrupted:
+        row.status = TrialStatus::interrupted;
+        word = "interrupted";
+        any_interrupted_ = true;
+        break;
+      case TrialEnd::failed:
+        row.status = TrialStatus::failed;
+        word = "failed";
+        if (row.attempts <= spec_.sweep.retries) {
+          queue_.push_front(index);  // a retry resumes from the trial's checkpoint
+          word = "failed (retrying)";
+        } else {
+          any_failed_ = true;
+        }
+        break;
+    }
+    results_.update_trial(row);
+    results_.log_event(index, word, row.error);
+    if (verbose() || end != TrialEnd::done) {
+      line() << word << "  #" << index << " " << row.name;
+      if (!std::isnan(row.final_exact_accuracy))
+        out_ << " exact_accuracy=" << row.final_exact_accuracy;
+      out_ << " (" << sweep::format_seconds(row.finished - started) << ")\n" << std::flush;
+    }
+  }
+
+  const RunOptions& o_;
+  const sweep::SweepSpec& spec_;
+  std::vector<Cell> cells_;
+  storage::ResultsWriter results_;
+  MpiSession* mpi_;
+  std::ostream& out_;
+  TrialKind kind_;
+  RankSetup local_setup_;
+  std::map<std::string, int64_t> index_of_;
+  std::map<int64_t, const Cell*> cell_of_;
+  std::deque<int64_t> queue_;
+  std::vector<Slot> slots_;
+  std::map<int64_t, Active> active_;
+  std::map<int64_t, std::string> dir_after_loss_;
+  std::vector<std::pair<Slot*, Assignment>> assigned_;  // this round's, not yet handed out
+  bool stopping_ = false, any_failed_ = false, any_interrupted_ = false;
+  bool live_ = false, shown_ = false;
+  double last_shown_ = 0, run_started_ = 0, work_left_at_start_ = -1;
+};
+
+// Rank 0's part once MPI (if any) is up: the spec, the file, the queue, the loop.
+int coordinate(const RunOptions& o, MpiSession* mpi, const NodeShare& share, std::ostream& out,
+               std::ostream& err) {
   sweep::SweepSpec spec;
   if (o.spec.empty()) {
     // The writer (not a reader) first: after an unclean stop it rebuilds the file.
@@ -159,167 +669,124 @@ int run_verb(const RunOptions& o, std::ostream& out, std::ostream& err) {
   po.gflops = 100;  // only the order matters here: longest predicted first
   const auto plan = sweep::make_plan(spec, expansion, po);
   std::vector<Cell> cells;
-  for (const auto& p : plan.trials) cells.push_back({p.trial, p});
-
-  auto results = open_results(o, spec, cells, err);
-  std::map<std::string, int64_t> index_of;
-  for (const auto& row : results.trials()) index_of[row.id] = row.index;
-
-  // The queue: this spec's trials without a final status, longest predicted first.
-  std::vector<const Cell*> order;
-  for (const auto& c : cells) order.push_back(&c);
-  std::stable_sort(order.begin(), order.end(),
-                   [](const Cell* a, const Cell* b) { return a->plan.seconds > b->plan.seconds; });
-  std::deque<const Cell*> queue;
-  for (const Cell* c : order) {
-    auto row = results.trials()[static_cast<size_t>(index_of.at(c->trial->id))];
-    using storage::TrialStatus;
-    if (row.status == TrialStatus::done || row.status == TrialStatus::oom ||
-        row.status == TrialStatus::oom_predicted ||
-        (row.status == TrialStatus::failed && row.attempts > spec.sweep.retries)) {
-      continue;
+  for (size_t k = 0; k < plan.trials.size(); ++k) {
+    // --shard K/N (SLURM job arrays): every N-th trial of the spec's order, from the K-th.
+    if (static_cast<int64_t>(k) % o.shard_count == o.shard_index) {
+      cells.push_back({plan.trials[k].trial, plan.trials[k]});
     }
-    if (c->plan.oom && spec.sweep.oom_predicted == sweep::OomPolicy::skip) {
-      row.status = TrialStatus::oom_predicted;
-      row.error = "predicted peak " + sweep::format_bytes(c->plan.memory.total()) + " > limit " +
-                  sweep::format_bytes(plan.memory_limit);
-      results.update_trial(row);
-      results.log_event(row.index, "oom_predicted", row.error);
-      continue;
-    }
-    queue.push_back(c);
   }
+  if (cells.empty())
+    throw ConfigError("--shard " + std::to_string(o.shard_index) + "/" +
+                      std::to_string(o.shard_count) + ": no trial of the " +
+                      std::to_string(plan.trials.size()) + " falls in it");
+
+  const size_t coordinator_cells = cells.size();
+  const std::string mpi_version = mpi != nullptr ? mpi->library_version() : "";
+  auto results = open_results(o, spec, cells, mpi_version, err);
+  const bool live = &out == &std::cout && isatty(STDOUT_FILENO) && o.trial_kind == "train";
+  Coordinator coordinator(o, spec, std::move(cells), std::move(results), mpi, out, live);
+  const size_t queued = coordinator.build_queue(plan);
+
+  const int world = mpi != nullptr ? mpi->size() : 1;
+  const int64_t local = world == 1 ? o.jobs : (o.coordinator_works ? 1 : 0);
+  RankSetup setup;
+  setup.threads = world == 1 ? std::max<int64_t>(1, rank_threads(1) / o.jobs)
+                             : rank_threads(share.runners_on_node);
+  setup.device = rank_device(o.device, share.runner_index);
+  coordinator.add_local_slots(local, setup);
+  if (mpi != nullptr) coordinator.add_worker_slots(world);
 
   struct sigaction sa {};
   sa.sa_handler = on_run_signal;
   sigemptyset(&sa.sa_mask);
   for (const int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaction(sig, &sa, nullptr);
-  results.log_event(-1, "start", std::to_string(queue.size()) + " trials to run");
-  out << "sweep " << spec.sweep.name << ": " << queue.size() << " of " << cells.size()
-      << " trials to run, " << o.jobs << " at a time -> " << o.results << "\n";
-
-  const int64_t threads = std::max<int64_t>(1, usable_cores() / o.jobs);
-  const std::string trial_root = o.results + ".trials";
-  std::vector<Running> running;
-  bool any_failed = false, stopping = false;
-  // After a stop signal no new trial starts: the loop ends when the running ones have stopped.
-  while ((!queue.empty() && g_run_stop == 0) || !running.empty()) {
-    if (g_run_stop != 0 && !stopping) {
-      stopping = true;
-      results.log_event(-1, "signal",
-                        "signal " + std::to_string(g_run_stop) +
-                            ": checkpointing and stopping the running trials");
-      for (auto& r : running) r.process->request_stop();
-    }
-    while (!stopping && static_cast<int64_t>(running.size()) < o.jobs && !queue.empty()) {
-      const Cell* c = queue.front();
-      queue.pop_front();
-      const int64_t index = index_of.at(c->trial->id);
-      auto row = results.trials()[static_cast<size_t>(index)];
-      TrialLaunch launch;
-      launch.dir = trial_root + "/" + c->trial->id;
-      launch.threads = threads;
-      launch.device = o.device;
-      launch.memory_budget = spec.sweep.memory_budget;
-      launch.checkpoint_every = spec.sweep.checkpoint_interval;
-      row.status = storage::TrialStatus::running;
-      row.attempts += 1;
-      row.rank = 0;
-      row.host = hostname();
-      row.device = o.device;
-      row.started = now();
-      results.update_trial(row);
-      results.log_event(index, "start", "attempt " + std::to_string(row.attempts));
-      out << "start  #" << index << " " << c->trial->name << "\n" << std::flush;
-      running.push_back({index, std::make_unique<TrialProcess>(c->trial->config, launch), now(),
-                         results.train_rows(index),
-                         eval_step(c->trial->config, c->plan.steps, results.eval_rows(index))});
-    }
-    for (size_t i = 0; i < running.size();) {
-      auto& r = running[i];
-      std::vector<core::TrainRecord> train;
-      std::vector<core::EvalRecord> eval;
-      r.process->read_metrics(train, eval);
-      TrialOutcome outcome;
-      const bool ended = r.process->poll(&outcome);
-      if (ended) r.process->read_metrics(train, eval);
-      // A resumed child re-reports the steps its checkpoint covers: keep only new ones.
-      std::erase_if(train, [&](const auto& t) { return t.step <= r.stored_train_step; });
-      std::erase_if(eval, [&](const auto& e) { return e.step <= r.stored_eval_step; });
-      if (!train.empty()) {
-        results.append_train(r.index, train);
-        r.stored_train_step = train.back().step;
-      }
-      if (!eval.empty()) {
-        results.append_eval(r.index, eval);
-        r.stored_eval_step = eval.back().step;
-      }
-      auto row = results.trials()[static_cast<size_t>(r.index)];
-      row.step = std::max(row.step, r.stored_train_step);
-      for (const auto& e : eval) {
-        row.final_accuracy = e.accuracy;
-        row.final_exact_accuracy = e.exact_accuracy;
-        row.best_exact_accuracy = std::isnan(row.best_exact_accuracy)
-                                      ? e.exact_accuracy
-                                      : std::max(row.best_exact_accuracy, e.exact_accuracy);
-      }
-      if (!ended) {
-        if (!train.empty() || !eval.empty()) results.update_trial(row);
-        ++i;
-        continue;
-      }
-      row.finished = now();
-      row.wall_s = (std::isnan(row.wall_s) ? 0.0 : row.wall_s) + (row.finished - r.started);
-      row.measured_peak_bytes = outcome.peak_rss_bytes;
-      row.error = outcome.error;
-      using storage::TrialStatus;
-      const char* word = "done";
-      switch (outcome.end) {
-        case TrialEnd::done:
-          row.status = TrialStatus::done;
-          break;
-        case TrialEnd::oom:
-          row.status = TrialStatus::oom;
-          word = "oom";
-          break;
-        case TrialEnd::interrupted:
-          row.status = TrialStatus::interrupted;
-          word = "interrupted";
-          break;
-        case TrialEnd::failed:
-          row.status = TrialStatus::failed;
-          word = "failed";
-          if (!stopping && row.attempts <= spec.sweep.retries) {
-            const Cell* again = nullptr;
-            for (const auto& c : cells) {
-              if (index_of.at(c.trial->id) == r.index) again = &c;
-            }
-            queue.push_back(again);
-            word = "failed (retrying)";
-          } else {
-            any_failed = true;
-          }
-          break;
-      }
-      results.update_trial(row);
-      results.log_event(r.index, word, row.error);
-      out << word << "  #" << r.index << " " << row.name;
-      if (!std::isnan(row.final_exact_accuracy))
-        out << " exact_accuracy=" << row.final_exact_accuracy;
-      out << " (" << sweep::format_seconds(row.finished - r.started) << ")\n" << std::flush;
-      running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
-    }
-    if (!running.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // `status` shows the SLURM job's state when the file names it.
+  if (const char* job = std::getenv("SLURM_JOB_ID"))
+    coordinator.note("slurm", std::string("job=") + job);
+  out << "sweep " << spec.sweep.name << ": " << queued << " of " << coordinator_cells << " trials";
+  if (o.shard_count > 1) {
+    out << " (shard " << o.shard_index << "/" << o.shard_count << " of " << plan.trials.size()
+        << ")";
   }
-  results.log_event(-1, stopping ? "stopped" : "finished", "");
-  results.close();
-  if (stopping) {
-    out << "stopped by signal " << g_run_stop << "; `trm-sweep resume " << o.results
-        << "` continues\n";
-    return kExitStopped;
+  out << " to run on ";
+  if (world == 1) {
+    out << o.jobs << (o.jobs == 1 ? " slot" : " slots") << " (" << setup.threads
+        << " threads each)";
+  } else {
+    out << world - 1 + (o.coordinator_works ? 1 : 0) << " MPI ranks (" << world << " in all)";
   }
-  return any_failed ? 1 : 0;
+  out << " -> " << o.results << "\n" << std::flush;
+  coordinator.note("start", std::to_string(queued) + " trials to run");
+  const int code = coordinator.run();
+  // The sweep's table, as `export` would print it: what the user came for. (A shard's file holds
+  // part of the grid: its table comes from `merge`.) The sweep's outcome stands either way.
+  if (code != kExitStopped && o.trial_kind == "train" && o.shard_count == 1) {
+    try {
+      out << "\n" << storage::format_spec_tables(storage::ResultsReader(o.results)) << std::flush;
+    } catch (const std::exception& e) {
+      err << "warning: no table printed: " << e.what() << "\n";
+    }
+  }
+  if (coordinator.lost_any()) {
+    out << "lost worker ranks cannot leave the MPI job cleanly: ending it (results are saved)\n"
+        << std::flush;
+    mpi->abort(code);
+  }
+  return code;
 }
+
+}  // namespace
+
+int run_verb(const RunOptions& o, std::ostream& out, std::ostream& err) {
+  if (o.results.empty()) throw ConfigError("-o RESULTS.h5 is required");
+  if (o.jobs < 1) throw ConfigError("--jobs must be >= 1");
+  if (o.schedule != "dynamic" && o.schedule != "static") {
+    throw ConfigError("--schedule " + o.schedule + ": valid schedules: dynamic, static");
+  }
+  if (!(o.heartbeat_seconds > 0) || !(o.worker_timeout > o.heartbeat_seconds)) {
+    throw ConfigError("--worker-timeout must exceed --heartbeat, and both be > 0");
+  }
+  parse_trial_kind(o.trial_kind);  // a bad kind fails before anything starts
+  if (o.shard_count < 1 || o.shard_index < 0 || o.shard_index >= o.shard_count) {
+    throw ConfigError("--shard K/N: want 0 <= K < N");
+  }
+  if (!launched_under_mpi()) return coordinate(o, nullptr, NodeShare{}, out, err);
+
+  MpiSession mpi;
+  const bool runs_trials = mpi.rank() > 0 || o.coordinator_works || mpi.size() == 1;
+  const NodeShare share = mpi.node_share(runs_trials);
+  if (mpi.rank() > 0) {
+    RankSetup setup;
+    setup.threads = rank_threads(share.runners_on_node);
+    setup.device = rank_device(o.device, share.runner_index);
+    setup.heartbeat_seconds = o.heartbeat_seconds;
+    return run_worker(mpi, setup);
+  }
+  try {
+    return coordinate(o, &mpi, share, out, err);
+  } catch (...) {
+    // Nothing was started (or the file is safe): let the workers leave with us.
+    for (int r = 1; r < mpi.size(); ++r) mpi.send(r, Tag::exit, "");
+    throw;
+  }
+}
+
+namespace {
+
+// The file's report, with the state of the SLURM job that runs it when the file names one.
+std::string status_report(const storage::ResultsReader& reader, const storage::StatusOptions& so) {
+  std::string report = storage::format_status(reader, so);
+  if (so.format == storage::StatusFormat::json) {
+    const auto close = report.rfind('}');
+    if (close != std::string::npos) {
+      report.insert(close, std::string(",\"slurm\":") + slurm_status_json(reader));
+    }
+    return report;
+  }
+  return report + slurm_status_text(reader);
+}
+
+}  // namespace
 
 int status_verb(const std::string& results, const std::string& format, double watch_seconds,
                 std::ostream& out) {
@@ -330,13 +797,13 @@ int status_verb(const std::string& results, const std::string& format, double wa
     throw ConfigError("--format " + format + ": valid formats: text, json");
   }
   if (watch_seconds <= 0) {
-    out << storage::format_status(storage::ResultsReader(results), so);
+    out << status_report(storage::ResultsReader(results), so);
     return 0;
   }
   // --watch: redraw until no trial is pending or running (or Ctrl-C).
   while (true) {
     const storage::ResultsReader reader(results);
-    out << "\x1b[H\x1b[2J" << storage::format_status(reader, so) << std::flush;
+    out << "\x1b[H\x1b[2J" << status_report(reader, so) << std::flush;
     bool active = false;
     for (const auto& row : reader.trials()) {
       active = active || row.status == storage::TrialStatus::pending ||

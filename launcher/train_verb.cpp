@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 #include <unistd.h>
 
@@ -172,6 +173,8 @@ int64_t usable_cores() {
   if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
   return std::max<int64_t>(1, sysconf(_SC_NPROCESSORS_ONLN));
 }
+
+int64_t cuda_device_count() { return static_cast<int64_t>(torch::cuda::device_count()); }
 
 void install_stop_signals() {
   struct sigaction sa {};

@@ -33,6 +33,9 @@ int64_t peak_rss_bytes();
 // CPU cores this process may run on (its affinity mask: taskset, SLURM's binding).
 int64_t usable_cores();
 
+// CUDA devices this process sees (CUDA_VISIBLE_DEVICES applies); 0 without CUDA.
+int64_t cuda_device_count();
+
 // Runs (or resumes) the trial; progress on `progress`, the final evaluation as the last line of
 // `out`, ending in "exact_accuracy=<value>". Returns 0, kExitStopped; throws on errors.
 int train_verb(const core::TrialConfig& config, const TrainOptions& options, std::ostream& out,

@@ -102,17 +102,56 @@ TrialProcess::TrialProcess(const core::TrialConfig& config, const TrialLaunch& l
   const std::string config_path = launch.dir + "/config.toml";
   core::write_file_atomically(config_path, sweep::trial_toml_text(config));
   // Resuming: the metrics the checkpoint covers are re-read; the child truncates the rest.
-  std::vector<std::string> args = {
-      self_executable(), "train",       "--config",           config_path,
-      "--out",           launch.dir,    "--threads",          std::to_string(launch.threads),
-      "--device",        launch.device, "--progress-seconds", "30"};
+  std::vector<std::string> args = {"train",
+                                   "--config",
+                                   config_path,
+                                   "--out",
+                                   launch.dir,
+                                   "--threads",
+                                   std::to_string(launch.threads),
+                                   "--device",
+                                   launch.device,
+                                   "--progress-seconds",
+                                   "30"};
   if (launch.memory_budget > 0) {
     args.insert(args.end(), {"--memory-budget", std::to_string(launch.memory_budget)});
   }
   if (launch.checkpoint_every > 0) {
     args.insert(args.end(), {"--checkpoint-every", std::to_string(launch.checkpoint_every)});
   }
-  const std::string out_log = launch.dir + "/stdout.log", err_log = launch.dir + "/stderr.log";
+  spawn(std::move(args));
+}
+
+TrialProcess::TrialProcess(const TrialLaunch& launch, const std::vector<std::string>& args)
+    : launch_(launch) {
+  std::filesystem::create_directories(launch.dir);
+  spawn(args);
+}
+
+TrialProcess::~TrialProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+void TrialProcess::spawn(std::vector<std::string> args) {
+  args.insert(args.begin(), self_executable());
+  const std::string out_log = launch_.dir + "/stdout.log", err_log = launch_.dir + "/stderr.log";
+  // An MPI rank's child is not part of the MPI job: it must not find the launcher's variables.
+  // (Built before fork: after it, only async-signal-safe calls are allowed.)
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view v(*e);
+    if (!v.starts_with("OMPI_") && !v.starts_with("PMIX_") && !v.starts_with("PMI_")) {
+      env.emplace_back(v);
+    }
+  }
+  std::vector<char*> argv, envp;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_ = fork();
   if (pid_ < 0) throw InternalError(std::string("fork failed: ") + std::strerror(errno));
   if (pid_ == 0) {
@@ -125,10 +164,11 @@ TrialProcess::TrialProcess(const core::TrialConfig& config, const TrialLaunch& l
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     signal(SIGINT, SIG_IGN);
     signal(SIGUSR1, SIG_IGN);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
+    execve(argv[0], argv.data(), envp.data());
+    // Only async-signal-safe calls here: say why in the trial's stderr log, which the parent
+    // reports with the failure.
+    static const char kMessage[] = "trm-sweep: cannot start the trial process: execve failed\n";
+    [[maybe_unused]] const ssize_t written = write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
     _exit(127);
   }
 }
@@ -137,8 +177,28 @@ void TrialProcess::request_stop() {
   if (pid_ > 0) kill(pid_, SIGTERM);
 }
 
+void TrialProcess::kill_now() {
+  if (pid_ > 0) kill(pid_, SIGKILL);
+}
+
 void TrialProcess::read_metrics(std::vector<core::TrainRecord>& train,
                                 std::vector<core::EvalRecord>& eval) {
+  std::vector<std::string> lines;
+  read_metric_lines(lines);
+  for (const auto& line : lines) {
+    core::TrainRecord t;
+    core::EvalRecord e;
+    bool is_train = false;
+    if (!parse_metrics_line(line, &t, &e, &is_train)) continue;
+    if (is_train) {
+      train.push_back(t);
+    } else {
+      eval.push_back(e);
+    }
+  }
+}
+
+void TrialProcess::read_metric_lines(std::vector<std::string>& lines) {
   std::ifstream in(launch_.dir + "/metrics.jsonl", std::ios::binary);
   if (!in) return;
   in.seekg(0, std::ios::end);
@@ -154,16 +214,7 @@ void TrialProcess::read_metrics(std::vector<core::TrainRecord>& train,
   partial_ += chunk;
   size_t start = 0;
   for (size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1) {
-    core::TrainRecord t;
-    core::EvalRecord e;
-    bool is_train = false;
-    if (parse_metrics_line(partial_.substr(start, nl - start), &t, &e, &is_train)) {
-      if (is_train) {
-        train.push_back(t);
-      } else {
-        eval.push_back(e);
-      }
-    }
+    lines.push_back(partial_.substr(start, nl - start));
   }
   partial_.erase(0, start);
 }

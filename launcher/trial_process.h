@@ -34,15 +34,25 @@ class TrialProcess {
  public:
   // Writes dir/config.toml and starts the child (the current executable's `train`).
   TrialProcess(const core::TrialConfig& config, const TrialLaunch& launch);
+  // The current executable with `args` instead of `train` (the benchmarks' child-start cost).
+  TrialProcess(const TrialLaunch& launch, const std::vector<std::string>& args);
+  ~TrialProcess();  // a child still running is killed: a trial never outlives its slot
+  TrialProcess(const TrialProcess&) = delete;
+  TrialProcess& operator=(const TrialProcess&) = delete;
   pid_t pid() const { return pid_; }
   // Asks the child to checkpoint and stop (SIGTERM).
   void request_stop();
-  // Metrics lines appended since the last call (complete lines only).
+  // Ends the child at once (SIGKILL): a second Ctrl-C.
+  void kill_now();
+  // Metrics lines appended since the last call (complete lines only), raw or parsed.
+  void read_metric_lines(std::vector<std::string>& lines);
   void read_metrics(std::vector<core::TrainRecord>& train, std::vector<core::EvalRecord>& eval);
   // Non-blocking: true once the child has exited, with *outcome filled.
   bool poll(TrialOutcome* outcome);
 
  private:
+  void spawn(std::vector<std::string> args);
+
   TrialLaunch launch_;
   pid_t pid_ = -1;
   int64_t metrics_offset_ = 0;

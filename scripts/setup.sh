@@ -9,9 +9,12 @@ packages=(
   libtorch-dev libopenblas0-openmp              # LibTorch 1.13 + a fast OpenMP BLAS (~15x the reference BLAS)
   libopenmpi-dev openmpi-bin                    # MPI launcher (mpirun), Debian's OpenMPI
   libhdf5-dev                                   # serial HDF5 for the results file
-  libtomlplusplus-dev libfmt-dev libcli11-dev   # sweep specs, formatting, command line
+  libtomlplusplus-dev libcli11-dev              # sweep specs, command line
   googletest libgtest-dev                       # tests
   python3 python3-h5py python3-numpy            # tests read our HDF5 files as users do
+  munge slurmctld slurmd slurm-client          # the one-node SLURM cluster of the submit tests
+  python3-pandas                                # export tests load the raw table as the README shows
+  chromium                                      # export tests open the HTML report in a headless browser
 )
 missing=()
 for p in "${packages[@]}"; do

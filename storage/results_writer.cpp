@@ -95,7 +95,10 @@ struct ResultsWriter::Impl {
   void to_file(Fn&& write, hid_t table = H5I_INVALID_HID, hsize_t rows = 0) {
     try {
       write();
-      h5::check(H5Fflush(file.get(), H5F_SCOPE_LOCAL), path, "flush the results file");
+      // In a group the flush (like the journal's sync) waits for end_group().
+      if (group_depth == 0) {
+        h5::check(H5Fflush(file.get(), H5F_SCOPE_LOCAL), path, "flush the results file");
+      }
     } catch (const StorageError& e) {
       if (table >= 0 && H5Dset_extent(table, &rows) >= 0) H5Fflush(file.get(), H5F_SCOPE_LOCAL);
       h5::innermost_error();  // clears the stack of a failed shrink
@@ -123,7 +126,8 @@ struct ResultsWriter::Impl {
   std::vector<hsize_t> train_n, eval_n;
   hsize_t events_n = 0;
   bool rebuilt = false;
-  std::string broken;  // why the HDF5 side failed; the writer then refuses changes
+  int group_depth = 0;  // open begin_group() calls
+  std::string broken;   // why the HDF5 side failed; the writer then refuses changes
 };
 
 namespace {
@@ -255,7 +259,7 @@ std::vector<int64_t> ResultsWriter::add_trials(const std::vector<TrialDefinition
   auto& m = live();
   const auto definitions = checked_definitions(trials, m.rows);
   const auto first = static_cast<int64_t>(m.rows.size());
-  m.journal.append(encode(TrialsRecord{first, definitions}));
+  m.journal.append(encode(TrialsRecord{first, definitions}), m.group_depth == 0);
   m.to_file([&] {
     m.close_file(true);
     build_results_file(m.journal, m.path);
@@ -277,7 +281,7 @@ void ResultsWriter::update_trial(const TrialRow& row) {
                         clipped.id + "' but trial " + std::to_string(row.index) + " is '" +
                         m.rows[i].id + "'");
   }
-  m.journal.append(encode(clipped));
+  m.journal.append(encode(clipped), m.group_depth == 0);
   m.rows[i] = clipped;
   m.to_file([&] {
     h5::write_table(m.trials.get(), m.tables.trials, std::span<const TrialRow>(&clipped, 1), i,
@@ -289,7 +293,8 @@ void ResultsWriter::append_train(int64_t trial_index, std::span<const core::Trai
   auto& m = live();
   const size_t i = m.index(trial_index, "append_train");
   if (records.empty()) return;
-  m.journal.append(encode(TrainBatch{trial_index, {records.begin(), records.end()}}));
+  m.journal.append(encode(TrainBatch{trial_index, {records.begin(), records.end()}}),
+                   m.group_depth == 0);
   m.to_file(
       [&] {
         h5::write_table(m.train[i].get(), m.tables.train, records, m.train_n[i], m.path);
@@ -302,7 +307,8 @@ void ResultsWriter::append_eval(int64_t trial_index, std::span<const core::EvalR
   auto& m = live();
   const size_t i = m.index(trial_index, "append_eval");
   if (records.empty()) return;
-  m.journal.append(encode(EvalBatch{trial_index, {records.begin(), records.end()}}));
+  m.journal.append(encode(EvalBatch{trial_index, {records.begin(), records.end()}}),
+                   m.group_depth == 0);
   m.to_file(
       [&] {
         h5::write_table(m.eval[i].get(), m.tables.eval, records, m.eval_n[i], m.path);
@@ -317,7 +323,7 @@ void ResultsWriter::log_event(const Event& event) {
   Event clipped = event;
   clip_texts(clipped);
   if (std::isnan(clipped.time)) clipped.time = unix_now();
-  m.journal.append(encode(clipped));
+  m.journal.append(encode(clipped), m.group_depth == 0);
   m.to_file(
       [&] {
         h5::write_table(m.events.get(), m.tables.events, std::span<const Event>(&clipped, 1),
@@ -330,6 +336,16 @@ void ResultsWriter::log_event(const Event& event) {
 void ResultsWriter::log_event(int64_t trial_index, std::string_view kind,
                               std::string_view message) {
   log_event(Event{kUnknown, trial_index, std::string(kind), std::string(message)});
+}
+
+void ResultsWriter::begin_group() { ++live(false).group_depth; }
+
+void ResultsWriter::end_group() {
+  auto& m = live(false);
+  if (m.group_depth == 0) throw InternalError("end_group without begin_group");
+  if (--m.group_depth > 0 || !m.broken.empty()) return;
+  m.journal.sync();
+  m.to_file([] {});
 }
 
 void ResultsWriter::flush() {

@@ -68,6 +68,12 @@ class ResultsWriter {
   void log_event(int64_t trial_index, std::string_view kind, std::string_view message);
   // Flushes the HDF5 file for readers again (each call above already did).
   void flush();
+
+  // Group commit: between begin_group() and end_group() the calls above are written but not
+  // synced; end_group() makes all of them durable at once (one journal sync, one HDF5 flush).
+  // Acknowledge none of them before end_group() returns. Groups nest; only the outermost syncs.
+  void begin_group();
+  void end_group();
   // Closes cleanly: the next open() continues in place instead of rebuilding. Further calls
   // throw InternalError.
   void close();

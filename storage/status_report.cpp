@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/config_fields.h"
+#include "storage/json_text.h"
 
 namespace trm::storage {
 
@@ -180,43 +181,21 @@ std::string render_text(const ResultsReader& reader, const std::vector<TrialLine
 
 // ---- JSON ----
 
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
-std::string number(double v) { return std::isfinite(v) ? core::format_double(v) : "null"; }
-
 std::string render_json(const ResultsReader& reader, const std::vector<TrialLine>& lines,
                         int64_t max_errors) {
-  std::string out = "{\"path\": " + quote(reader.path()) + ", \"header\": {";
+  std::string out = "{\"path\": " + json_quote(reader.path()) + ", \"header\": {";
   bool first = true;
   const SweepHeader header = reader.header();
   SweepHeader::visit_fields(header, [&](std::string_view key, const std::string& value) {
     if (key == "spec_toml") return;  // long; read the file for it
-    out += (first ? "" : ", ") + quote(key) + ": " + quote(value);
+    out += (first ? "" : ", ") + json_quote(key) + ": " + json_quote(value);
     first = false;
   });
   out += "}, \"counts\": {";
   const auto counts = count(lines);
   first = true;
   for (const auto& [status, name] : core::EnumNames<TrialStatus>::values) {
-    out += (first ? "" : ", ") + quote(name) + ": " +
+    out += (first ? "" : ", ") + json_quote(name) + ": " +
            std::to_string(counts[static_cast<size_t>(status)]);
     first = false;
   }
@@ -225,24 +204,27 @@ std::string render_json(const ResultsReader& reader, const std::vector<TrialLine
     const auto& l = lines[i];
     const TrialRow& r = l.row;
     out += std::string(i == 0 ? "" : ", ") + "{\"index\": " + std::to_string(r.index) +
-           ", \"id\": " + quote(r.id) + ", \"name\": " + quote(r.name) +
-           ", \"status\": " + quote(to_string(r.status)) + ", \"step\": " + std::to_string(r.step) +
+           ", \"id\": " + json_quote(r.id) + ", \"name\": " + json_quote(r.name) +
+           ", \"status\": " + json_quote(to_string(r.status)) +
+           ", \"step\": " + std::to_string(r.step) +
            ", \"total_steps\": " + std::to_string(r.total_steps) +
-           ", \"train_exact_accuracy\": " + number(l.train_exact) +
-           ", \"eval_exact_accuracy\": " + number(l.eval_exact) +
-           ", \"rank\": " + std::to_string(r.rank) + ", \"host\": " + quote(r.host) +
-           ", \"device\": " + quote(r.device) + ", \"attempts\": " + std::to_string(r.attempts) +
-           ", \"elapsed_s\": " + number(l.elapsed) + ", \"eta_s\": " + number(l.eta) +
+           ", \"train_exact_accuracy\": " + json_number(l.train_exact) +
+           ", \"eval_exact_accuracy\": " + json_number(l.eval_exact) +
+           ", \"rank\": " + std::to_string(r.rank) + ", \"host\": " + json_quote(r.host) +
+           ", \"device\": " + json_quote(r.device) +
+           ", \"attempts\": " + std::to_string(r.attempts) +
+           ", \"elapsed_s\": " + json_number(l.elapsed) + ", \"eta_s\": " + json_number(l.eta) +
            ", \"predicted_peak_bytes\": " + std::to_string(r.predicted_peak_bytes) +
            ", \"measured_peak_bytes\": " + std::to_string(r.measured_peak_bytes) +
-           ", \"error\": " + quote(r.error) + "}";
+           ", \"error\": " + json_quote(r.error) + "}";
   }
   out += "], \"recent_errors\": [";
   first = true;
   for (const TrialRow* row : recent_errors(lines, max_errors)) {
     out += std::string(first ? "" : ", ") + "{\"index\": " + std::to_string(row->index) +
-           ", \"name\": " + quote(row->name) + ", \"status\": " + quote(to_string(row->status)) +
-           ", \"error\": " + quote(row->error) + "}";
+           ", \"name\": " + json_quote(row->name) +
+           ", \"status\": " + json_quote(to_string(row->status)) +
+           ", \"error\": " + json_quote(row->error) + "}";
     first = false;
   }
   return out + "]}\n";

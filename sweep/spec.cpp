@@ -277,12 +277,16 @@ void parse_excludes(Problems& p, const toml::array& list, std::vector<ExcludeRul
   }
 }
 
+}  // namespace
+
 const std::vector<std::string>& table_metrics() {
   static const std::vector<std::string> metrics = {
       "exact_accuracy", "best_exact_accuracy", "accuracy", "q_halt_accuracy", "steps", "lm_loss",
       "wall_s",         "peak_memory"};
   return metrics;
 }
+
+namespace {
 
 void parse_tables(Problems& p, const toml::array& list, std::vector<TableSpec>& out) {
   const auto keys = core::keys_of<core::TrialConfig>();

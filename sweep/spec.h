@@ -64,6 +64,11 @@ struct TableSpec {
   std::string where;
 };
 
+// The metrics a table can show (`export` reads them from the results file): final and best
+// evaluation exact accuracy, token and q_halt accuracy, optimizer steps, eval loss, wall seconds
+// and measured peak memory.
+const std::vector<std::string>& table_metrics();
+
 struct SweepSpec {
   std::string path;  // where it was read from ("" for text)
   std::string text;  // the TOML as written (stored in the results file)

@@ -59,27 +59,34 @@ sleep 2  # the orphaned child checkpoints on its SIGTERM and exits
 rc=$?
 [ $rc -eq 0 ] && ok || fail "resume after kill -9: exit $rc: $(tail -3 "$work/c.out")"
 
-$py - "$work/a.h5" "$work/b.h5" "$work/c.h5" <<'PY' && ok || fail "interrupted sweeps differ from the straight one"
-import sys, h5py
-def tables(path):
-    f = h5py.File(path, "r")
-    out = {}
-    rows = f["trials"][:]
-    for i, row in enumerate(rows):
-        assert row["status"].decode() == "done", (path, i, row["status"])
-        g = f["trial/%06d" % i]
-        drop = {"examples_per_s", "seconds"}
-        for t in ("train", "eval"):
-            data = g[t][:]
-            out[(row["id"].decode(), t)] = [tuple(r[n] for n in data.dtype.names if n not in drop) for r in data]
-    return out
-a = tables(sys.argv[1])
-for other in sys.argv[2:]:
-    b = tables(other)
-    assert a.keys() == b.keys(), other
-    for k in a:
-        assert a[k] == b[k], (other, k, len(a[k]), len(b[k]))
-PY
+# Two signals in a row: the second ends the running trial at once (SIGKILL, no checkpoint at
+# that moment); it is still `interrupted`, exit 5, and resume continues from its last checkpoint.
+"$bin" run "$spec" -o "$work/f.h5" >"$work/f.out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+  sleep 0.1
+  compgen -G "$work/f.h5.trials/*/metrics.jsonl" >/dev/null && break
+done
+sleep 1.5
+kill -INT $pid
+sleep 0.05
+kill -INT $pid
+wait $pid
+rc=$?
+[ $rc -eq 5 ] && ok || fail "two SIGINTs: exit $rc (want 5): $(tail -3 "$work/f.out")"
+"$bin" status "$work/f.h5" | grep -q "interrupted 1" && ok || fail "no interrupted trial after two SIGINTs"
+"$bin" resume "$work/f.h5" >>"$work/f.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && ok || fail "resume after two SIGINTs: exit $rc: $(tail -3 "$work/f.out")"
+
+# On a terminal (a pty from script(1)) a progress line with counts and an ETA is redrawn.
+script -qec "'$bin' run '$spec' -o '$work/g.h5'" /dev/null >"$work/g.out" 2>&1
+grep -aq $'\r\e\[K\[done [0-3] running 1 failed 0 oom 0 of 4\] #[0-9]* [0-9]*/60  ETA ' "$work/g.out" && ok ||
+  fail "no progress line on a terminal: $(tr '\r' '\n' <"$work/g.out" | tail -5)"
+grep -q "ETA" "$work/a.out" && fail "progress line written to a file (not a terminal)" || ok
+
+$py "$src/tests/cli/compare_results.py" "$work/a.h5" "$work/b.h5" "$work/c.h5" "$work/f.h5" && ok ||
+  fail "interrupted sweeps differ from the straight one"
 
 # Another spec on an existing file.
 sed 's/model.l_cycles = \[1, 2\]/model.l_cycles = [1, 2, 3]/' "$spec" >"$work/bigger.toml"

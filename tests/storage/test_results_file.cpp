@@ -176,6 +176,40 @@ TEST(ResultsFile, ALostOrReplacedFileIsRebuiltFromItsJournal) {
   EXPECT_EQ(r.config(1), sample_trial(1).config);
 }
 
+// The launcher commits each scheduling round as one group: every change of the group reaches
+// the file and the journal (what a rebuild after a crash reads), nested groups included.
+TEST(ResultsFile, AGroupOfChangesIsDurableAndVisibleAtEndGroup) {
+  const TempDir dir;
+  const std::string path = dir.file("r.h5");
+  ResultsWriter w = ResultsWriter::create(path, sample_header(), sample_trials(3));
+  w.begin_group();
+  w.begin_group();  // nested: only the outermost end syncs
+  for (int64_t i = 0; i < 3; ++i) {
+    w.update_trial(running_row(w, i));
+    w.log_event(i, "start", "attempt 2");
+    const auto record = testing::train_record(i, 0);
+    w.append_train(i, std::span(&record, 1));
+  }
+  w.end_group();
+  w.end_group();
+  EXPECT_THROW(w.end_group(), InternalError);
+  w.close();
+  {
+    const ResultsReader r(path);
+    ASSERT_EQ(r.trials().size(), 3u);
+    for (int64_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(r.trials()[static_cast<size_t>(i)].status, TrialStatus::running);
+      EXPECT_EQ(r.train_rows(i), 1);
+    }
+    EXPECT_EQ(r.events().size(), 3u);
+  }
+  std::filesystem::remove(path);  // as after a crash: only the journal is left
+  ResultsWriter again = ResultsWriter::open(path);
+  EXPECT_TRUE(again.rebuilt());
+  EXPECT_EQ(again.trials()[2].host, "gpu-node-7");
+  EXPECT_EQ(again.train_rows(2), 1);
+}
+
 TEST(ResultsFile, AFileWithoutItsJournalGetsOneAndContinues) {
   const TempDir dir;
   const std::string path = dir.file("moved.h5");

@@ -1,0 +1,18 @@
+// Runs a SLURM client command (sbatch, scontrol) and captures what it prints: the one place that
+// starts them, so that tests can put stand-ins first on PATH.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace trm::launcher {
+
+struct CommandResult {
+  int exit_code = -1;  // 127: not found
+  std::string output;  // stdout and stderr together
+};
+
+// Runs argv[0] (looked up on PATH) with its arguments, each passed as one word.
+CommandResult run_command(const std::vector<std::string>& argv);
+
+}  // namespace trm::launcher

@@ -1,0 +1,18 @@
+// `trm-sweep submit SPEC -o RESULTS.h5 --nodes N --gpus-per-node G ...`: renders slurm/sweep.sbatch
+// (one srun step of N x ranks-per-node ranks, requeued on the time-limit warning) and sbatches it.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "launcher/submit_options.h"
+
+namespace trm::launcher {
+
+// `unparsed`: what the command line left over (an unknown option is a ConfigError that lists
+// the valid ones). With dry_run prints the script; otherwise writes it to RESULTS.sbatch, runs
+// `sbatch --parsable` on it and prints the job id and the log path. 0 on success.
+int submit_verb(SubmitOptions options, const std::vector<std::string>& unparsed, std::ostream& out);
+
+}  // namespace trm::launcher

@@ -1,0 +1,47 @@
+// A worker rank (rank > 0 under mpirun/srun): pulls trials from the coordinator, runs each in a
+// child process, streams its metrics lines and its outcome back, and sends heartbeats.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "launcher/mpi_session.h"
+
+namespace trm::launcher {
+
+// How one rank runs its trials on its node.
+struct RankSetup {
+  int64_t threads = 1;         // LibTorch threads of each child
+  std::string device = "cpu";  // "cpu" or "cuda:K"
+  double heartbeat_seconds = 2;
+};
+
+// Threads for each of `runners` trial-running ranks of a node: SLURM_CPUS_PER_TASK when set,
+// else the affinity mask when the launcher bound this rank to fewer cores than the node has,
+// else the node's cores shared out among its runners.
+int64_t rank_threads(int runners);
+// `device` ("cpu", "cuda" or "cuda:K") for the runner_index-th trial-running rank of its node:
+// plain "cuda" becomes cuda:(runner_index mod visible GPUs). ConfigError when no GPU is visible.
+std::string rank_device(const std::string& device, int runner_index);
+
+std::string host_name();
+
+// Serves the coordinator until it says exit; returns the process exit code (0).
+int run_worker(MpiSession& mpi, const RankSetup& setup);
+
+// Pause of the polling loops: none right after something happened, then doubling up to a cap:
+// a small one for a short while after the last activity (a reply is likely soon), a larger one
+// after. MPI messages are seen only when the receiver polls, so the cap bounds their latency.
+class Backoff {
+ public:
+  void reset();
+  void wait(int64_t slow_cap_micros);
+
+ private:
+  static constexpr int64_t kFastCapMicros = 200;
+  static constexpr double kFastWindowSeconds = 0.2;
+  int64_t micros_ = 0;
+  double last_reset_ = 0;
+};
+
+}  // namespace trm::launcher

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# `trm-sweep submit` without a cluster: the --dry-run script is run by bash with stand-ins for
+# srun and scontrol first on PATH, so that what the job would really execute is checked:
+#  - a spec and results path with spaces, quotes and $(...) reach `trm-sweep run` unchanged, and
+#    nothing in them is executed;
+#  - the script requeues only after USR1 with the sweep exiting 5 and restarts below the maximum;
+#    TERM (scancel), a finished sweep and a used-up maximum do not requeue; the signal reaches
+#    the step as USR1;
+#  - bad options: exit 2, one message, an unknown option lists the valid ones.
+# Usage: submit_offline.sh PATH/TO/trm-sweep SOURCE_DIR
+set -u
+bin=$(readlink -f "$1")  # as /proc/self/exe names it in the script
+src=$2
+source "$src/tests/cli/common.sh" slurm_offline
+
+evil="$work/dir with space/it's \"q\" \$(touch $work/pwned) \`touch $work/pwned2\`"
+mkdir -p "$evil" "$work/bin"
+cp "$src/tests/sweep/tiny_sweep.toml" "$evil/spec \$(id).toml"
+
+# srun stand-in: records its arguments, one per line; STUB_SRUN=exit:N or wait (for USR1, then 5).
+cat >"$work/bin/srun" <<'STUB'
+#!/usr/bin/env bash
+printf '%s\n' "$@" >"$STUB_DIR/srun.args"
+case "$STUB_SRUN" in
+  exit:*) exit "${STUB_SRUN#exit:}" ;;
+  wait)
+    trap 'echo USR1 >>"$STUB_DIR/srun.signals"; exit 5' USR1
+    trap 'echo TERM >>"$STUB_DIR/srun.signals"; exit 5' TERM
+    echo ready >"$STUB_DIR/srun.ready"
+    for _ in $(seq 300); do sleep 0.1; done
+    exit 0 ;;
+esac
+STUB
+cat >"$work/bin/scontrol" <<'STUB'
+#!/usr/bin/env bash
+printf '%s\n' "$@" >>"$STUB_DIR/scontrol.args"
+STUB
+chmod +x "$work/bin/srun" "$work/bin/scontrol"
+
+"$bin" submit "$evil/spec \$(id).toml" -o "$evil/r.h5" --time 10:00 --grace 60 --max-requeues 2 \
+  --dry-run >"$work/job.sbatch" 2>"$work/err"
+rc=$?
+[ $rc -eq 0 ] && ok || fail "dry-run: exit $rc: $(cat "$work/err")"
+grep -q '^#SBATCH --signal=B:USR1@60$' "$work/job.sbatch" && grep -q '^#SBATCH --requeue$' "$work/job.sbatch" &&
+  ok || fail "no --signal=B:USR1@60 / --requeue in the script"
+bash -n "$work/job.sbatch" && ok || fail "the rendered script is not valid bash"
+
+# Runs the script as slurmd would: $1 = srun behaviour, $2 = SLURM_RESTART_COUNT, $3 = signal to send.
+run_job() {
+  rm -f "$work"/srun.* "$work"/scontrol.args
+  (cd "$work" && PATH="$work/bin:$PATH" STUB_DIR="$work" STUB_SRUN=$1 SLURM_JOB_ID=77 \
+    SLURM_RESTART_COUNT=$2 exec bash "$work/job.sbatch") >"$work/job.out" 2>&1 &
+  local pid=$!
+  if [ -n "${3:-}" ]; then
+    for _ in $(seq 100); do [ -e "$work/srun.ready" ] && break; sleep 0.1; done
+    kill -s "$3" $pid
+  fi
+  wait $pid
+}
+
+run_job exit:0 0
+rc=$?
+printf '%s\n' --mpi=pmix --ntasks=1 --ntasks-per-node=1 --cpus-per-task=1 --kill-on-bad-exit=0 \
+  "$bin" run "$evil/spec \$(id).toml" -o "$evil/r.h5" --device cpu >"$work/want.args"
+cmp -s "$work/want.args" "$work/srun.args" && ok ||
+  fail "srun got other arguments than the literal paths: $(diff "$work/want.args" "$work/srun.args")"
+[ ! -e "$work/pwned" ] && [ ! -e "$work/pwned2" ] && ok || fail "a path's \$(...) or backticks ran"
+[ $rc -eq 0 ] && [ ! -e "$work/scontrol.args" ] && ok || fail "finished sweep: exit $rc, requeued: $(cat "$work/scontrol.args" 2>/dev/null)"
+
+run_job exit:1 0
+rc=$?
+[ $rc -eq 1 ] && [ ! -e "$work/scontrol.args" ] && ok || fail "failed sweep: exit $rc or requeued"
+
+run_job wait 0 USR1
+rc=$?
+[ "$(cat "$work/srun.signals" 2>/dev/null)" = USR1 ] && ok || fail "USR1 did not reach the step as USR1: $(cat "$work/job.out")"
+[ "$(tr '\n' ' ' <"$work/scontrol.args" 2>/dev/null)" = "requeue 77 " ] && [ $rc -eq 0 ] && ok ||
+  fail "USR1, restart 0 of 2: want 'scontrol requeue 77', exit 0; got exit $rc: $(cat "$work/job.out")"
+
+run_job wait 1 USR1
+[ "$(tr '\n' ' ' <"$work/scontrol.args" 2>/dev/null)" = "requeue 77 " ] && ok || fail "USR1, restart 1 of 2: no requeue"
+
+run_job wait 2 USR1
+rc=$?
+[ ! -e "$work/scontrol.args" ] && [ $rc -eq 5 ] && grep -q "2 requeues used" "$work/job.out" && ok ||
+  fail "USR1 after 2 of 2 requeues: exit $rc (want 5), requeued: $(cat "$work/scontrol.args" 2>/dev/null)"
+
+run_job wait 0 TERM
+rc=$?
+[ "$(cat "$work/srun.signals" 2>/dev/null)" = USR1 ] && ok || fail "TERM did not reach the step as USR1"
+[ ! -e "$work/scontrol.args" ] && [ $rc -eq 5 ] && ok || fail "TERM (scancel): exit $rc (want 5) or requeued"
+
+# Bad options: exit 2 and one clear message.
+check_bad() {  # expected-text args...
+  local want=$1
+  shift
+  "$bin" submit "$@" >"$work/bad.out" 2>&1
+  local rc=$?
+  [ $rc -eq 2 ] && grep -qF -- "$want" "$work/bad.out" && ok || fail "submit $*: exit $rc, want '$want': $(cat "$work/bad.out")"
+}
+spec="$src/tests/sweep/tiny_sweep.toml"
+check_bad "unknown option --nodez; valid options: -o,--out, --nodes, --gpus-per-node" "$spec" -o "$work/x.h5" --nodez 2
+check_bad "--grace 90 s is not shorter than --time 1:00" "$spec" -o "$work/x.h5" --time 1:00 --grace 90 --dry-run
+check_bad "--time 2h: expected" "$spec" -o "$work/x.h5" --time 2h --dry-run
+check_bad "--account 'a;rm -rf': use letters" "$spec" -o "$work/x.h5" --account 'a;rm -rf' --dry-run
+check_bad "the script sets --output; use trm-sweep submit --log" "$spec" -o "$work/x.h5" --extra-sbatch --output=/x --dry-run
+check_bad "no sweep spec at" "$work/none.toml" -o "$work/x.h5" --dry-run
+check_bad "the folder $work/nowhere does not exist" "$spec" -o "$work/nowhere/x.h5" --dry-run
+"$bin" run "$spec" -o "$work/other.h5" >/dev/null 2>&1 &  # a results file of the tiny spec
+pid=$!
+for _ in $(seq 100); do [ -e "$work/other.h5" ] && break; sleep 0.1; done
+sleep 0.5
+kill -TERM $pid
+wait $pid
+sed 's/model.l_cycles = \[1, 2\]/model.l_cycles = [1, 2, 3]/' "$spec" >"$work/bigger.toml"
+check_bad "was made by another sweep spec" "$work/bigger.toml" -o "$work/other.h5" --dry-run
+PATH="$work/empty" "$bin" submit "$spec" -o "$work/x.h5" >"$work/bad.out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q "sbatch not found" "$work/bad.out" && ok || fail "no sbatch: exit $rc: $(cat "$work/bad.out")"
+
+summary
