@@ -214,7 +214,7 @@ class Coordinator {
     for (int r = 1; r < size; ++r) {
       Slot s;
       s.rank = r;
-      s.last_seen = mono_now();
+      s.last_seen = steady_seconds();
       slots_.push_back(std::move(s));
     }
   }
@@ -274,11 +274,6 @@ class Coordinator {
   }
 
  private:
-  static double mono_now() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-
   bool finished() const {
     if (!active_.empty()) return false;
     if (stopping_) return true;
@@ -342,7 +337,7 @@ class Coordinator {
       out_ << "\n" << std::flush;
     }
     s.index = index;
-    s.last_seen = mono_now();
+    s.last_seen = steady_seconds();
     active_[index] = {now(), results_.train_rows(index),
                       eval_step(c.trial->config, c.plan.steps, results_.eval_rows(index))};
     if (s.rank == 0) {
@@ -374,9 +369,9 @@ class Coordinator {
   // On a terminal, twice a second: trials by status, the running ones' steps, and an ETA from
   // the cost model's FLOPs (work left over the rate this run has done work so far).
   void show_progress() {
-    if (!live_ || mono_now() - last_shown_ < 0.5) return;
-    if (run_started_ == 0) run_started_ = mono_now();
-    last_shown_ = mono_now();
+    if (!live_ || steady_seconds() - last_shown_ < 0.5) return;
+    if (run_started_ == 0) run_started_ = steady_seconds();
+    last_shown_ = steady_seconds();
     std::map<storage::TrialStatus, int64_t> count;
     double total = 0, left = 0;
     for (const auto& [index, cell] : cell_of_) {
@@ -406,7 +401,7 @@ class Coordinator {
     }
     const double done = work_left_at_start_ - left;
     if (done > 0 && total > 0) {
-      p << "  ETA " << sweep::format_seconds((mono_now() - run_started_) * left / done);
+      p << "  ETA " << sweep::format_seconds((steady_seconds() - run_started_) * left / done);
     }
     out_ << "\r\x1b[K" << p.str() << std::flush;
     shown_ = true;
@@ -449,7 +444,7 @@ class Coordinator {
       if (s == nullptr)
         throw InternalError("message from unknown rank " + std::to_string(m.source));
       if (s->lost) continue;  // its trial went elsewhere; it leaves with the MPI job
-      s->last_seen = mono_now();
+      s->last_seen = steady_seconds();
       switch (m.tag) {
         case Tag::ready: {
           const auto nl = m.payload.find('\n');
@@ -499,7 +494,7 @@ class Coordinator {
     if (mpi_ == nullptr) return;
     for (auto& s : slots_) {
       if (s.rank == 0 || s.lost || s.index < 0) continue;
-      if (mono_now() - s.last_seen < o_.worker_timeout) continue;
+      if (steady_seconds() - s.last_seen < o_.worker_timeout) continue;
       s.lost = true;
       const int64_t index = s.index;
       s.index = -1;

@@ -1,19 +1,15 @@
 #include "launcher/trial_runner.h"
 
-#include <chrono>
 #include <sstream>
 
 #include "core/config_fields.h"
 #include "core/errors.h"
 #include "core/fields.h"
+#include "launcher/worker.h"
 
 namespace trm::launcher {
 
 namespace {
-
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // Text of lines; the last field may itself span lines (it runs to the end).
 std::vector<std::string> split_lines(const std::string& text, size_t fixed) {
@@ -108,7 +104,7 @@ void TrialRunner::start(const Assignment& a) {
   index_ = a.index;
   kind_ = a.kind;
   stop_ = false;
-  until_ = now() + a.sleep_seconds;
+  until_ = steady_seconds() + a.sleep_seconds;
   if (kind_ == TrialKind::train) {
     process_ = std::make_unique<TrialProcess>(a.config, a.launch);
   } else if (kind_ == TrialKind::exec) {
@@ -135,7 +131,7 @@ bool TrialRunner::poll(std::vector<std::string>& lines, TrialOutcome* outcome) {
     if (ended) process_->read_metric_lines(lines);
     // A child that exits 0 when it was not a trainer (exec) is still a finished trial.
   } else {
-    ended = kind_ == TrialKind::noop || stop_ || now() >= until_;
+    ended = kind_ == TrialKind::noop || stop_ || steady_seconds() >= until_;
     if (ended) {
       *outcome = TrialOutcome{};
       outcome->end = stop_ && kind_ == TrialKind::sleep ? TrialEnd::interrupted : TrialEnd::done;

@@ -20,19 +20,19 @@ namespace {
 volatile std::sig_atomic_t g_worker_signals = 0;
 extern "C" void on_worker_signal(int) { g_worker_signals = g_worker_signals + 1; }
 
-double seconds_now() {
+}  // namespace
+
+double steady_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-}  // namespace
-
 void Backoff::reset() {
   micros_ = 0;
-  last_reset_ = seconds_now();
+  last_reset_ = steady_seconds();
 }
 
 void Backoff::wait(int64_t slow_cap_micros) {
-  const int64_t cap_micros = seconds_now() - last_reset_ < kFastWindowSeconds
+  const int64_t cap_micros = steady_seconds() - last_reset_ < kFastWindowSeconds
                                  ? std::min(kFastCapMicros, slow_cap_micros)
                                  : slow_cap_micros;
   micros_ = std::min(micros_, cap_micros);
@@ -80,7 +80,7 @@ int run_worker(MpiSession& mpi, const RankSetup& setup) {
   mpi.send(0, Tag::ready, host_name() + "\n" + setup.device);
   TrialRunner runner;
   int signals_seen = 0;
-  double last_sent = seconds_now();
+  double last_sent = steady_seconds();
   Backoff backoff;
   for (bool leaving = false; !leaving || runner.busy();) {
     bool active = false;
@@ -126,18 +126,18 @@ int run_worker(MpiSession& mpi, const RankSetup& setup) {
         std::string payload = std::to_string(index) + "\n";
         for (const auto& l : lines) payload += l + "\n";
         mpi.send(0, Tag::metrics, std::move(payload));
-        last_sent = seconds_now();
+        last_sent = steady_seconds();
         active = true;
       }
       if (ended) {
         mpi.send(0, Tag::end, std::to_string(index) + "\n" + encode(outcome));
-        last_sent = seconds_now();
+        last_sent = steady_seconds();
         active = true;
       }
     }
-    if (seconds_now() - last_sent >= setup.heartbeat_seconds) {
+    if (steady_seconds() - last_sent >= setup.heartbeat_seconds) {
       mpi.send(0, Tag::heartbeat, "");
-      last_sent = seconds_now();
+      last_sent = steady_seconds();
     }
     if (active) backoff.reset();
     // Idle, the next trial should start at once; running one, its metrics can wait a little.

@@ -26,6 +26,9 @@ std::string rank_device(const std::string& device, int runner_index);
 
 std::string host_name();
 
+// A monotonic clock, in seconds: the launcher's timeouts and pauses.
+double steady_seconds();
+
 // Serves the coordinator until it says exit; returns the process exit code (0).
 int run_worker(MpiSession& mpi, const RankSetup& setup);
 

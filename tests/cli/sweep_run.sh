@@ -13,6 +13,15 @@ spec="$src/tests/sweep/tiny_sweep.toml"
 py=/usr/bin/python3  # Debian's, with python3-h5py
 source "$(dirname "$0")/common.sh" sweep_run
 
+# Waits (10 s at most) until a trial of results file $1 has written metrics.
+wait_for_metrics() {
+  for _ in $(seq 100); do
+    sleep 0.1
+    compgen -G "$1.trials/*/metrics.jsonl" >/dev/null && return 0
+  done
+  return 1
+}
+
 "$bin" run "$spec" -o "$work/a.h5" >"$work/a.out" 2>&1
 rc=$?
 [ $rc -eq 0 ] && ok || fail "uninterrupted run: exit $rc: $(tail -3 "$work/a.out")"
@@ -34,10 +43,7 @@ PY
 # Stopped by SIGTERM while a trial runs, then resumed: the same metrics as the straight run.
 "$bin" run "$spec" -o "$work/b.h5" >"$work/b.out" 2>&1 &
 pid=$!
-for _ in $(seq 100); do  # until the first trial has written metrics
-  sleep 0.1
-  compgen -G "$work/b.h5.trials/*/metrics.jsonl" >/dev/null && break
-done
+wait_for_metrics "$work/b.h5"
 sleep 1
 kill -TERM $pid
 wait $pid
@@ -63,10 +69,7 @@ rc=$?
 # that moment); it is still `interrupted`, exit 5, and resume continues from its last checkpoint.
 "$bin" run "$spec" -o "$work/f.h5" >"$work/f.out" 2>&1 &
 pid=$!
-for _ in $(seq 100); do
-  sleep 0.1
-  compgen -G "$work/f.h5.trials/*/metrics.jsonl" >/dev/null && break
-done
+wait_for_metrics "$work/f.h5"
 sleep 1.5
 kill -INT $pid
 sleep 0.05

@@ -1,0 +1,108 @@
+#include <gtest/gtest.h>
+
+#include <type_traits>
+
+#include "core/errors.h"
+#include "core/fields.h"
+#include "launcher/trial_runner.h"
+
+namespace trm::launcher {
+namespace {
+
+// Every field of a trial config moved off its default (strings get spaces, '=' and quotes), so
+// that a field the message drops or mangles breaks the equality.
+core::TrialConfig every_field_changed() {
+  core::TrialConfig c;
+  core::TrialConfig::visit_fields(c, [](std::string_view, auto& field) {
+    using F = std::remove_cvref_t<decltype(field)>;
+    if constexpr (std::is_same_v<F, bool>) {
+      field = !field;
+    } else if constexpr (std::is_same_v<F, int64_t>) {
+      field += 3;
+    } else if constexpr (std::is_same_v<F, double>) {
+      field = field * 2 + 0.1;  // not exact in binary: the text must round-trip all digits
+    } else if constexpr (std::is_same_v<F, std::string>) {
+      field += " a=b \"c\"";
+    } else {
+      const auto& values = core::EnumNames<F>::values;
+      for (size_t i = 0; i < values.size(); ++i) {
+        if (values[i].first == field) {
+          field = values[(i + 1) % values.size()].first;
+          break;
+        }
+      }
+    }
+  });
+  return c;
+}
+
+TEST(LauncherMessages, AnAssignmentArrivesWithEveryConfigFieldBitForBit) {
+  Assignment a;
+  a.index = 41;
+  a.config = every_field_changed();
+  a.kind = TrialKind::sleep;
+  a.sleep_seconds = 0.3;
+  a.launch.dir = "/scratch/my sweep/r.h5.trials/0123abcd";
+  a.launch.memory_budget = int64_t{3} << 30;
+  a.launch.checkpoint_every = 250;
+  const Assignment b = decode_assignment(encode(a));
+  EXPECT_EQ(b.index, 41);
+  EXPECT_EQ(b.kind, TrialKind::sleep);
+  EXPECT_EQ(b.sleep_seconds, 0.3);
+  EXPECT_EQ(b.launch.dir, a.launch.dir);
+  EXPECT_EQ(b.launch.memory_budget, a.launch.memory_budget);
+  EXPECT_EQ(b.launch.checkpoint_every, 250);
+  EXPECT_EQ(b.config, a.config);
+  EXPECT_EQ(core::key_values(b.config), core::key_values(a.config));
+}
+
+TEST(LauncherMessages, AnOutcomeKeepsItsMultiLineError) {
+  TrialOutcome o;
+  o.end = TrialEnd::oom;
+  o.peak_rss_bytes = 123456789;
+  o.error = "exit 4: out of memory (CPU)\nyou tried to allocate 2 GiB\n";
+  const TrialOutcome p = decode_outcome(encode(o));
+  EXPECT_EQ(p.end, TrialEnd::oom);
+  EXPECT_EQ(p.peak_rss_bytes, 123456789);
+  EXPECT_EQ(p.error, o.error);
+}
+
+TEST(LauncherMessages, AMalformedMessageIsABugAndABadKindAUserError) {
+  EXPECT_THROW(decode_outcome("2"), InternalError);
+  EXPECT_THROW(decode_assignment("1\ntrain\n"), InternalError);
+  EXPECT_THROW(parse_trial_kind("nap"), ConfigError);
+}
+
+TEST(TrialRunner, ANoopTrialEndsDoneAtItsFirstPoll) {
+  TrialRunner r;
+  Assignment a;
+  a.index = 7;
+  a.kind = TrialKind::noop;
+  r.start(a);
+  ASSERT_TRUE(r.busy());
+  EXPECT_EQ(r.index(), 7);
+  std::vector<std::string> lines;
+  TrialOutcome o;
+  ASSERT_TRUE(r.poll(lines, &o));
+  EXPECT_EQ(o.end, TrialEnd::done);
+  EXPECT_FALSE(r.busy());
+  EXPECT_FALSE(r.poll(lines, &o));  // nothing runs any more
+}
+
+TEST(TrialRunner, AStoppedSleepTrialIsInterrupted) {
+  TrialRunner r;
+  Assignment a;
+  a.index = 3;
+  a.kind = TrialKind::sleep;
+  a.sleep_seconds = 3600;
+  r.start(a);
+  std::vector<std::string> lines;
+  TrialOutcome o;
+  EXPECT_FALSE(r.poll(lines, &o));
+  r.request_stop();
+  ASSERT_TRUE(r.poll(lines, &o));
+  EXPECT_EQ(o.end, TrialEnd::interrupted);
+}
+
+}  // namespace
+}  // namespace trm::launcher
