@@ -3,9 +3,20 @@
 // counted by core/cost_model) and the fraction of this machine's float32 matmul peak, measured in
 // the same run. Prints a Markdown table; `--profile` adds where the step's time goes.
 //
-// Usage: bench_model [--threads N] [--seconds S] [--profile] [--quick] [--only SUBSTRING]
+// The heap keeps freed memory for reuse, as the trainer's does (core/heap.h); `--glibc-heap`
+// leaves glibc's defaults, to measure what that setting is worth.
+//
+// `--ops` adds, per config, the self time of every ATen operator and autograd node over one step
+// (LibTorch's profiler), the largest first: where the time that is not matmul goes.
+//
+// Usage: bench_model [--threads N] [--seconds S] [--profile] [--ops] [--quick] [--only SUBSTRING]
+//                    [--glibc-heap]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
+
+#include <algorithm>
+#include <map>
 
 #include <chrono>
 #include <cstdio>
@@ -15,6 +26,7 @@
 
 #include "core/act.h"
 #include "core/cost_model.h"
+#include "core/heap.h"
 #include "core/loss.h"
 #include "core/optimizers.h"
 #include "core/trm_model.h"
@@ -46,12 +58,62 @@ struct Phases {
   double forward = 0, loss = 0, backward = 0, optimizer = 0;
 };
 
+struct OpTime {
+  double self_us = 0;
+  int64_t calls = 0;
+};
+
 struct Result {
   double step_s = 0;
   Phases phases;
+  std::map<std::string, OpTime> ops;  // self time per operator over one step (--ops)
 };
 
-Result time_steps(const ModelConfig& c, int64_t batch, double budget_s) {
+// "aten::mm 3104x512 @ 512x3072" for a matrix product (their shapes decide their speed), the
+// operator's name otherwise.
+std::string op_label(const torch::autograd::profiler::LegacyEvent& e) {
+  std::string label = e.name();
+  const auto shapes = e.shapes();
+  if (label != "aten::mm" || shapes.size() < 2) return label;
+  for (size_t i = 0; i < 2; ++i) {
+    if (shapes[i].size() != 2) return label;
+    label +=
+        (i == 0 ? " " : " @ ") + std::to_string(shapes[i][0]) + "x" + std::to_string(shapes[i][1]);
+  }
+  return label;
+}
+
+// Self time (own time less that of the operators it called) per name, from the profiler's
+// push/pop events of each thread.
+std::map<std::string, OpTime> self_times(
+    const torch::autograd::profiler::thread_event_lists& threads) {
+  using torch::autograd::profiler::EventKind;
+  using torch::autograd::profiler::LegacyEvent;
+  std::map<std::string, OpTime> out;
+  for (const auto& events : threads) {
+    struct Open {
+      const LegacyEvent* push;
+      double children_us;
+    };
+    std::vector<Open> stack;
+    for (const auto& e : events) {
+      if (e.kind() == EventKind::PushRange) {
+        stack.push_back({&e, 0.0});
+      } else if (e.kind() == EventKind::PopRange && !stack.empty()) {
+        const Open open = stack.back();
+        stack.pop_back();
+        const double us = open.push->cpuElapsedUs(e);
+        auto& t = out[op_label(*open.push)];
+        t.self_us += us - open.children_us;
+        t.calls += 1;
+        if (!stack.empty()) stack.back().children_us += us;
+      }
+    }
+  }
+  return out;
+}
+
+Result time_steps(const ModelConfig& c, int64_t batch, double budget_s, bool ops) {
   at::manual_seed(0);
   auto model = trm::core::make_model(c, c10::Device(c10::kCPU));
   model->train();
@@ -93,6 +155,13 @@ Result time_steps(const ModelConfig& c, int64_t batch, double budget_s) {
   } while (seconds_since(t0) < budget_s || steps < 2);
   const double total = seconds_since(t0);
   Result r;
+  if (ops) {  // one more step, not timed above: the profiler slows it
+    torch::autograd::profiler::enableProfilerLegacy(
+        torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU,
+                                              /*report_input_shapes=*/true));
+    step(false);
+    r.ops = self_times(torch::autograd::profiler::disableProfilerLegacy());
+  }
   r.step_s = total / steps;
   r.phases = {ph.forward / steps, ph.loss / steps, ph.backward / steps, ph.optimizer / steps};
   return r;
@@ -103,24 +172,27 @@ Result time_steps(const ModelConfig& c, int64_t batch, double budget_s) {
 int main(int argc, char** argv) {
   int threads = 2;
   double budget = 10.0;
-  bool profile = false, quick = false;
+  bool profile = false, ops = false, quick = false, glibc_heap = false;
   std::string only;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = std::stoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc) budget = std::stod(argv[++i]);
     else if (!std::strcmp(argv[i], "--profile")) profile = true;
+    else if (!std::strcmp(argv[i], "--ops")) ops = true;
     else if (!std::strcmp(argv[i], "--quick")) quick = true;
+    else if (!std::strcmp(argv[i], "--glibc-heap")) glibc_heap = true;
     else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
     else {
-      std::fprintf(stderr, "usage: bench_model [--threads N] [--seconds S] [--profile] [--quick] [--only TEXT]\n");
+      std::fprintf(stderr, "usage: bench_model [--threads N] [--seconds S] [--profile] [--ops] [--quick] [--only TEXT] [--glibc-heap]\n");
       return 2;
     }
   }
+  if (!glibc_heap) trm::core::keep_freed_memory_for_reuse();
   at::set_num_threads(threads);
   at::manual_seed(0);
   const double peak = matmul_peak_gflops(quick ? 512 : 2048);
-  std::printf("threads %d; float32 matmul peak (at::mm 2048^2, best of 3): %.1f GFLOP/s\n\n",
-              threads, peak);
+  std::printf("threads %d; heap: %s; float32 matmul peak (at::mm 2048^2, best of 3): %.1f GFLOP/s\n\n",
+              threads, glibc_heap ? "glibc defaults" : "freed memory kept for reuse", peak);
 
   ModelConfig full;  // Sudoku TRM-MLP: D 512, T 3, n 6, 16-token prefix (97 positions)
   full.forward_dtype = trm::core::ForwardDtype::float32;
@@ -151,7 +223,7 @@ int main(int argc, char** argv) {
   for (const auto& k : cases) {
     const std::string label = std::string(k.name) + " b" + std::to_string(k.batch);
     if (!only.empty() && label.find(only) == std::string::npos) continue;
-    const auto r = time_steps(k.c, k.batch, quick ? 0.1 : budget);
+    const auto r = time_steps(k.c, k.batch, quick ? 0.1 : budget, ops);
     const double gflop = trm::core::training_step_flops(k.c, k.batch).total() / 1e9;
     const bool bf16 = k.c.forward_dtype == trm::core::ForwardDtype::bfloat16;
     std::printf("| %s | %lld | %s | %.2f | %.1f | %.2f | %.1f | %.0f%% |\n", k.name,
@@ -165,6 +237,29 @@ int main(int argc, char** argv) {
     for (const auto& [name, r] : profiles) {
       std::printf("| %s | %.1f | %.1f | %.1f | %.1f |\n", name.c_str(), r.phases.forward * 1e3,
                   r.phases.loss * 1e3, r.phases.backward * 1e3, r.phases.optimizer * 1e3);
+    }
+  }
+  if (ops) {
+    for (const auto& [name, r] : profiles) {
+      std::vector<std::pair<std::string, OpTime>> rows(r.ops.begin(), r.ops.end());
+      std::sort(rows.begin(), rows.end(),
+                [](const auto& a, const auto& b) { return a.second.self_us > b.second.self_us; });
+      double total_us = 0;
+      for (const auto& row : rows) total_us += row.second.self_us;
+      std::printf("\n%s, one profiled step (%.1f ms of operator time):\n\n", name.c_str(),
+                  total_us / 1e3);
+      std::printf("| operator | calls | self ms | share | GFLOP/s |\n|---|---:|---:|---:|---:|\n");
+      for (size_t i = 0; i < rows.size() && i < 30; ++i) {
+        const auto& [label, t] = rows[i];
+        std::string rate;  // of a matrix product: 2·m·k·n per call
+        long long m = 0, k = 0, k2 = 0, n = 0;
+        if (std::sscanf(label.c_str(), "aten::mm %lldx%lld @ %lldx%lld", &m, &k, &k2, &n) == 4) {
+          rate = std::to_string(static_cast<int>(2.0 * m * k * n * t.calls / (t.self_us * 1e3)));
+        }
+        std::printf("| %s | %lld | %.1f | %.1f%% | %s |\n", label.c_str(),
+                    static_cast<long long>(t.calls), t.self_us / 1e3, 100.0 * t.self_us / total_us,
+                    rate.c_str());
+      }
     }
   }
   return 0;

@@ -16,6 +16,7 @@
 
 #include "core/act.h"
 #include "core/ema.h"
+#include "core/heap.h"
 #include "core/loss.h"
 #include "core/optimizers.h"
 #include "core/trainer.h"
@@ -115,6 +116,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  trm::core::keep_freed_memory_for_reuse();  // as the train verb does
   at::set_num_threads(threads);
 
   std::vector<Case> cases;

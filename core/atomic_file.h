@@ -2,6 +2,8 @@
 // torn one: write a temporary file beside it, fsync, rename over the target, fsync the folder.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -9,6 +11,14 @@ namespace trm::core {
 
 // Throws DataError naming the path and the system's reason.
 void write_file_atomically(const std::string& path, std::string_view bytes);
+
+// Receives the file's bytes piece by piece.
+using ByteSink = std::function<void(const void* data, size_t size)>;
+// The same, the bytes streamed to the temporary file as `produce` hands them to its sink, so that
+// a large file (a checkpoint) is never held in memory whole. If `produce` throws, the temporary
+// file is removed, the target is left as it was and the exception goes on.
+void write_file_atomically(const std::string& path,
+                           const std::function<void(const ByteSink&)>& produce);
 // The whole file; DataError when it cannot be read.
 std::string read_file(const std::string& path);
 

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "core/add_rms_norm.h"
+
 namespace trm::core {
 
 BlockImpl::BlockImpl(const ModelConfig& c) : mixer_(c.mixer), eps_(c.rms_norm_eps) {
@@ -20,16 +22,16 @@ at::Tensor BlockImpl::forward(const at::Tensor& h_in, const RopeTables& rope) {
   at::Tensor h;
   switch (mixer_) {
     case TokenMixer::attention:
-      h = rms_norm(h_in + self_attn_(h_in, rope.cos, rope.sin), eps_);
+      h = add_rms_norm(h_in, self_attn_(h_in, rope.cos, rope.sin), eps_, -1);
       break;
     case TokenMixer::mlp:
       // Mix positions per channel; the norm runs over the sequence axis here (§1.4). h is
       // sequence-major [S, B, D], so this is the reference's transpose / SwiGLU / RMSNorm /
       // transpose as two plain matrix products and a norm over axis 0, without copies.
-      h = rms_norm(h_in + mlp_t_->forward_axis0(h_in), eps_, 0);
+      h = add_rms_norm(h_in, mlp_t_->forward_axis0(h_in), eps_, 0);
       break;
   }
-  return rms_norm(h + mlp_(h), eps_);
+  return add_rms_norm(h, mlp_(h), eps_, -1);
 }
 
 ReasoningModuleImpl::ReasoningModuleImpl(const ModelConfig& c) {

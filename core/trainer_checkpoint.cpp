@@ -6,6 +6,7 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <exception>
 #include <mutex>
 #include <sstream>
 
@@ -21,6 +22,32 @@ namespace {
 constexpr int64_t kCheckpointFormat = 1;
 
 // Parameters then buffers, with their module paths: everything the model holds.
+// Writes an archive atomically, streamed to the file: a checkpoint (weights, EMA, m and v: 16
+// bytes a parameter) built in memory first added its size, and more while the buffer grew, to
+// the process's peak. A failed write must not unwind through the archive's zip writer (C code):
+// it is kept, the writer is told of a short write, and the failure is thrown again once the
+// archive gave up.
+void save_archive(torch::serialize::OutputArchive& ar, const std::string& path) {
+  write_file_atomically(path, [&](const ByteSink& sink) {
+    std::exception_ptr failure;
+    try {
+      ar.save_to([&](const void* data, size_t n) -> size_t {
+        if (failure) return 0;
+        try {
+          sink(data, n);
+          return n;
+        } catch (...) {
+          failure = std::current_exception();
+          return 0;
+        }
+      });
+    } catch (...) {
+      if (!failure) throw;
+    }
+    if (failure) std::rethrow_exception(failure);
+  });
+}
+
 std::vector<std::pair<std::string, at::Tensor>> model_tensors(const TrmModel& model) {
   std::vector<std::pair<std::string, at::Tensor>> out;
   for (const auto& item : model->named_parameters()) out.emplace_back(item.key(), item.value());
@@ -136,12 +163,7 @@ void Trainer::save_checkpoint(const std::string& path, const CheckpointExtras& e
   ar.write("rng_cpu", generator_state(c10::Device(c10::kCPU)));
   if (!device_.is_cpu()) ar.write("rng_device", generator_state(device_));
 
-  std::string bytes;
-  ar.save_to([&](const void* data, size_t n) {
-    bytes.append(static_cast<const char*>(data), n);
-    return n;
-  });
-  write_file_atomically(path, bytes);
+  save_archive(ar, path);
 }
 
 CheckpointExtras Trainer::load_checkpoint(const std::string& path) {
@@ -253,12 +275,7 @@ void Trainer::save_weights(const std::string& path) {
   for (size_t i = 0; i < tensors.size(); ++i) {
     ar.write("model_" + std::to_string(i), tensors[i].second.detach().clone());
   }
-  std::string bytes;
-  ar.save_to([&](const void* data, size_t n) {
-    bytes.append(static_cast<const char*>(data), n);
-    return n;
-  });
-  write_file_atomically(path, bytes);
+  save_archive(ar, path);
 }
 
 }  // namespace trm::core

@@ -21,6 +21,7 @@
 
 #include "core/config_fields.h"
 #include "core/errors.h"
+#include "core/heap.h"
 #include "core/out_of_memory.h"
 #include "core/trainer.h"
 
@@ -188,6 +189,8 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
   if (options.out_dir.empty()) throw ConfigError("--out DIR is required");
   core::validate(config);
   const c10::Device device = parse_device(options.device);
+  // Freed activations are reused instead of mapped afresh each evaluation (core/heap.h).
+  core::keep_freed_memory_for_reuse();
   // Always set: LibTorch's own default measured 0.64x the speed of an explicit count equal to
   // the cores (BENCHMARKS.md). The cores are those this process may run on (taskset, SLURM).
   at::set_num_threads(static_cast<int>(options.threads > 0 ? options.threads : usable_cores()));

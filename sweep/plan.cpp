@@ -163,6 +163,11 @@ std::string format_plan(const Plan& plan, const std::string& format) {
              ",\"seconds\":" + fmt("%.3f", p.seconds) +
              ",\"peak_bytes\":" + fmt("%.0f", m.total()) +
              ",\"activation_bytes\":" + fmt("%.0f", m.activations) +
+             ",\"memory\":{\"runtime\":" + fmt("%.0f", m.runtime) + ",\"data\":" +
+             fmt("%.0f", m.data) + ",\"parameters\":" + fmt("%.0f", m.parameters) +
+             ",\"ema\":" + fmt("%.0f", m.ema) + ",\"buffers\":" + fmt("%.0f", m.buffers) +
+             ",\"carry\":" + fmt("%.0f", m.carry) +
+             ",\"activations\":" + fmt("%.0f", m.activations) + "}" +
              ",\"oom\":" + (p.oom ? "true" : "false") + "}";
     }
     out += "],\"totals\":{\"trials\":" + std::to_string(plan.trials.size()) +

@@ -1,7 +1,10 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "core/act.h"
+#include "core/add_rms_norm.h"
 #include "core/errors.h"
 #include "core/layers.h"
 #include "core/loss.h"
@@ -22,6 +25,34 @@ Batch tiny_batch(const ModelConfig& c, int64_t B = 3) {
 }
 
 int64_t count_of(ModelConfig c) { return make_model(c, c10::Device(c10::kCPU))->parameter_count(); }
+
+// The fused residual + RMSNorm equals the reference's separate ops, forward and backward, over
+// the last axis and over axis 0 (the token-MLP's norm over positions), on shapes that do not
+// divide its row and column blocks; a strided input is accepted; bfloat16 takes the ops' path.
+TEST(ModelNorm, FusedAddRmsNormEqualsTheSeparateOpsForwardAndBackward) {
+  at::manual_seed(3);
+  for (const int64_t dim : {int64_t{-1}, int64_t{0}}) {
+    for (const auto& shape : {std::vector<int64_t>{37, 5, 24}, std::vector<int64_t>{97, 3, 300}}) {
+      const auto x0 = at::randn(shape) * 3.0, y0 = at::randn(shape), g = at::randn(shape);
+      const auto xa = x0.clone().requires_grad_(), ya = y0.clone().requires_grad_();
+      const auto xb = x0.clone().requires_grad_(), yb = y0.clone().requires_grad_();
+      const auto fused = add_rms_norm(xa, ya, 1e-5, dim);
+      const auto ops = rms_norm(xb + yb, 1e-5, dim);
+      EXPECT_TRUE(at::allclose(fused, ops, 1e-5, 1e-6)) << "dim " << dim;
+      (fused * g).sum().backward();
+      (ops * g).sum().backward();
+      EXPECT_TRUE(at::allclose(xa.grad(), xb.grad(), 1e-4, 1e-6)) << "dim " << dim;
+      EXPECT_TRUE(at::allclose(ya.grad(), yb.grad(), 1e-4, 1e-6)) << "dim " << dim;
+      // The value along each normalised vector has mean square 1 (up to eps).
+      const auto ms = fused.detach().square().mean(dim);
+      EXPECT_TRUE(at::allclose(ms, at::ones_like(ms), 1e-3, 1e-3));
+    }
+  }
+  const auto a = at::randn({8, 16}), b = at::randn({16, 8}).t();  // b is strided
+  EXPECT_TRUE(at::allclose(add_rms_norm(a, b, 1e-5, -1), rms_norm(a + b, 1e-5, -1), 1e-5, 1e-6));
+  const auto h = add_rms_norm(a.to(at::kBFloat16), a.to(at::kBFloat16), 1e-5, -1);
+  EXPECT_EQ(h.scalar_type(), at::kBFloat16);
+}
 
 TEST(ModelParameters, CountsMatchThePapersModels) {
   EXPECT_EQ(count_of(ModelConfig{}), 5'028'866);          // Sudoku TRM-MLP, "5M"

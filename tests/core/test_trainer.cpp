@@ -1,10 +1,13 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
+#include <string>
 
 #include "core/atomic_file.h"
 #include "core/errors.h"
@@ -12,6 +15,30 @@
 
 namespace trm::core {
 namespace {
+
+// A file streamed piece by piece (how checkpoints are written) is the pieces in order; a producer
+// that fails half-way leaves the old file as it was and no temporary file behind.
+TEST(AtomicFile, AStreamedWriteIsAllOrNothing) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("trm_atomic_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string path = (dir / "file").string();
+  write_file_atomically(path, [](const ByteSink& sink) {
+    sink("abc", 3);
+    sink("", 0);
+    sink("defg", 4);
+  });
+  EXPECT_EQ(read_file(path), "abcdefg");
+  EXPECT_THROW(write_file_atomically(path,
+                                     [](const ByteSink& sink) {
+                                       sink("partial", 7);
+                                       throw std::runtime_error("producer failed");
+                                     }),
+               std::runtime_error);
+  EXPECT_EQ(read_file(path), "abcdefg");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
+  fs::remove_all(dir);
+}
 
 // A 4x4 Sudoku trial small enough to train a few steps in milliseconds.
 TrialConfig tiny_trial() {

@@ -1,12 +1,17 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 #include "core/act.h"
 #include "core/ema.h"
+#include "core/heap.h"
 #include "core/out_of_memory.h"
 #include "core/trm_model.h"
 #include "tests/core/tiny_config.h"
@@ -61,8 +66,10 @@ TEST(OutOfMemory, AllocationFailuresOfEveryKindAreRecognised) {
 }
 
 // In a child process: with a 1 GiB heap budget an 8 GiB tensor fails as OutOfMemoryError with
-// the bytes it asked for, and the process goes on (a small tensor still allocates).
-void allocate_beyond_budget() {
+// the bytes it asked for, and the process goes on (a small tensor still allocates). `reuse`: the
+// heap keeps freed memory, as in the train verb.
+void allocate_beyond_budget(bool reuse) {
+  if (reuse && !keep_freed_memory_for_reuse()) std::exit(4);
   set_cpu_memory_budget(int64_t{1} << 30);
   try {
     auto big = at::empty({int64_t{2} << 30}, at::kFloat);
@@ -77,11 +84,41 @@ void allocate_beyond_budget() {
 
 TEST(OutOfMemoryDeathTest, ATensorBeyondTheBudgetIsAnOutOfMemoryErrorNotACrash) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(allocate_beyond_budget(), testing::ExitedWithCode(42), "");
+  EXPECT_EXIT(allocate_beyond_budget(false), testing::ExitedWithCode(42), "");
+  EXPECT_EXIT(allocate_beyond_budget(true), testing::ExitedWithCode(42), "") << "heap reuse";
 }
 
-TEST(OutOfMemory, ANonPositiveBudgetIsAConfigError) {
-  EXPECT_THROW(set_cpu_memory_budget(0), ConfigError);
+long minor_page_faults() {
+  rusage r{};
+  getrusage(RUSAGE_SELF, &r);
+  return r.ru_minflt;
+}
+
+// A training step frees and asks again for the same large activations at every evaluation: with
+// the heap set as the train verb sets it, the second round of tensors takes the first round's
+// pages instead of faulting in fresh zeroed ones (glibc's default maps a block above 32 MiB
+// afresh each time). A thread can still allocate a block larger than its arena.
+TEST(Heap, FreedLargeTensorsAreReusedWithoutFaultingTheirPagesInAgain) {
+  ASSERT_TRUE(keep_freed_memory_for_reuse());
+  auto round = [] {
+    const long before = minor_page_faults();
+    std::vector<at::Tensor> live;
+    for (const int64_t mib : {48, 8, 64, 1, 40}) {
+      live.push_back(at::empty({mib << 18}, at::kFloat));
+      live.back().fill_(static_cast<float>(mib));
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(live.back().data_ptr()) % 64, 0u) << "aligned";
+    }
+    EXPECT_EQ(live[2][(64 << 18) - 1].item<float>(), 64.0f);
+    return minor_page_faults() - before;
+  };
+  const long first = round();
+  const long second = round();
+  EXPECT_GT(first, 0);
+  EXPECT_LT(second * 4, first) << "first " << first << " faults, second " << second;
+
+  double sum = 0;
+  std::thread([&] { sum = at::ones({int64_t{64} << 20}, at::kFloat).sum().item<double>(); }).join();
+  EXPECT_EQ(sum, static_cast<double>(int64_t{64} << 20));
 }
 
 }  // namespace

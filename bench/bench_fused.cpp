@@ -1,8 +1,11 @@
-// SwiGLU forward + backward as separate autograd ops (silu, mul, two matmuls) against the one-node
-// version of core/swiglu_function.h, on the Sudoku TRM-MLP's shapes at batch 32, alternating in one
-// run: time per call and the bytes each keeps for the backward.
+// The fused autograd nodes against the separate ATen ops they replace, on the Sudoku TRM-MLP's
+// shapes at batch 32, alternating in one run:
+//  - SwiGLU forward + backward as separate ops (silu, mul, two matmuls) against the one node of
+//    core/swiglu_function.h: time per call and the bytes each keeps for the backward;
+//  - residual add + RMSNorm forward + backward (core/layers.h's rms_norm(x + y)) against
+//    core/add_rms_norm.h, over the last axis and over axis 0 (the token-MLP's norm).
 //
-// Usage: bench_swiglu [--threads N] [--seconds S]
+// Usage: bench_fused [--threads N] [--seconds S]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -12,6 +15,9 @@
 #include <functional>
 #include <string>
 
+#include "core/add_rms_norm.h"
+#include "core/heap.h"
+#include "core/layers.h"
 #include "core/swiglu_function.h"
 
 namespace {
@@ -40,10 +46,11 @@ int main(int argc, char** argv) {
     } else if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc) {
       seconds = std::stod(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: bench_swiglu [--threads N] [--seconds S]\n");
+      std::fprintf(stderr, "usage: bench_fused [--threads N] [--seconds S]\n");
       return 2;
     }
   }
+  trm::core::keep_freed_memory_for_reuse();  // as the train verb does
   at::set_num_threads(threads);
   at::manual_seed(0);
   const int64_t B = 32, S = 97, D = 512;
@@ -89,6 +96,23 @@ int main(int argc, char** argv) {
     std::printf("| %s | %.1f | %.1f | %.2fx | %.0f MiB | %.0f MiB |\n", s.name, t_ops / 2 * 1e3,
                 t_node / 2 * 1e3, t_ops / t_node, (x_b + gu_b + 2 * i_b) / 1048576.0,
                 (x_b + gu_b) / 1048576.0);
+  }
+
+  std::printf("\n| residual + RMSNorm [S, B, D] | autograd ops ms | one node ms | speed-up |\n");
+  std::printf("|---|---:|---:|---:|\n");
+  for (const int64_t dim : {int64_t{-1}, int64_t{0}}) {
+    auto x = at::randn({S, B, D}).requires_grad_(), y = at::randn({S, B, D}).requires_grad_();
+    const auto g = at::randn({S, B, D});
+    auto ops = [&] { trm::core::rms_norm(x + y, 1e-5, dim).backward(g); };
+    auto node = [&] { trm::core::add_rms_norm(x, y, 1e-5, dim).backward(g); };
+    double t_ops = 0, t_node = 0;
+    for (int round = 0; round < 2; ++round) {
+      t_ops += time_it(ops, seconds / 8);
+      t_node += time_it(node, seconds / 8);
+    }
+    std::printf("| over %s | %.2f | %.2f | %.2fx |\n",
+                dim == 0 ? "axis 0 (positions)" : "the last axis (channels)", t_ops / 2 * 1e3,
+                t_node / 2 * 1e3, t_ops / t_node);
   }
   return 0;
 }
