@@ -244,10 +244,21 @@ int main(int argc, char** argv) {
       std::vector<std::pair<std::string, OpTime>> rows(r.ops.begin(), r.ops.end());
       std::sort(rows.begin(), rows.end(),
                 [](const auto& a, const auto& b) { return a.second.self_us > b.second.self_us; });
-      double total_us = 0;
-      for (const auto& row : rows) total_us += row.second.self_us;
-      std::printf("\n%s, one profiled step (%.1f ms of operator time):\n\n", name.c_str(),
-                  total_us / 1e3);
+      double total_us = 0, mm_us = 0, mm_flops = 0;
+      for (const auto& [label, t] : rows) {
+        total_us += t.self_us;
+        long long m = 0, k = 0, k2 = 0, n = 0;
+        if (std::sscanf(label.c_str(), "aten::mm %lldx%lld @ %lldx%lld", &m, &k, &k2, &n) == 4) {
+          mm_us += t.self_us;
+          mm_flops += 2.0 * m * k * n * t.calls;
+        }
+      }
+      // What the step would reach if everything but the matrix products took no time.
+      std::printf(
+          "\n%s, one profiled step (%.1f ms of operator time); its matrix products alone: "
+          "%.1f ms, %.1f GFLOP, %.1f GFLOP/s = %.0f%% of peak\n\n",
+          name.c_str(), total_us / 1e3, mm_us / 1e3, mm_flops / 1e9, mm_flops / (mm_us * 1e3),
+          100.0 * mm_flops / (mm_us * 1e3) / peak);
       std::printf("| operator | calls | self ms | share | GFLOP/s |\n|---|---:|---:|---:|---:|\n");
       for (size_t i = 0; i < rows.size() && i < 30; ++i) {
         const auto& [label, t] = rows[i];
