@@ -30,7 +30,10 @@ class ReusingCpuAllocator final : public c10::Allocator {
     const c10::Device cpu(c10::DeviceType::CPU);
     if (n == 0) return {nullptr, nullptr, &free_aligned, cpu};
     static_assert(c10::gAlignment <= 128, "the offset must fit in one byte");
-    auto* base = static_cast<unsigned char*>(std::malloc(n + c10::gAlignment));
+    errno = ENOMEM;  // what a size beyond any heap reports
+    auto* base = n > SIZE_MAX - c10::gAlignment
+                     ? nullptr
+                     : static_cast<unsigned char*>(std::malloc(n + c10::gAlignment));
     TORCH_CHECK(base != nullptr,
                 "DefaultCPUAllocator: can't allocate memory: you tried to allocate ", n,
                 " bytes. Error code ", errno, " (", std::strerror(errno), ")");

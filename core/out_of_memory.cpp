@@ -7,8 +7,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <regex>
+#include <stdexcept>
 
 namespace trm::core {
 
@@ -23,7 +25,13 @@ std::string first_line(const char* what) {
 // "you tried to allocate 123 bytes" (CPU) or "Tried to allocate 2.00 GiB" (CUDA).
 int64_t requested_bytes_in(const std::string& msg) {
   std::smatch m;
-  if (std::regex_search(msg, m, std::regex("allocate ([0-9]+) bytes"))) return std::stoll(m[1]);
+  if (std::regex_search(msg, m, std::regex("allocate ([0-9]+) bytes"))) {
+    try {
+      return std::stoll(m[1]);
+    } catch (const std::out_of_range&) {  // a size beyond int64: reported as the largest
+      return std::numeric_limits<int64_t>::max();
+    }
+  }
   if (std::regex_search(msg, m, std::regex("allocate ([0-9.]+) (KiB|MiB|GiB|TiB)"))) {
     const double scale = m[2] == "KiB"   ? 1024.0
                          : m[2] == "MiB" ? 1048576.0

@@ -1,9 +1,11 @@
 #include <ATen/ATen.h>
+#include <c10/core/CPUAllocator.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <new>
 #include <stdexcept>
 #include <thread>
@@ -115,6 +117,16 @@ TEST(Heap, FreedLargeTensorsAreReusedWithoutFaultingTheirPagesInAgain) {
   const long second = round();
   EXPECT_GT(first, 0);
   EXPECT_LT(second * 4, first) << "first " << first << " faults, second " << second;
+
+  // A size that cannot be padded is an allocation failure, not a wrapped-around small block.
+  try {
+    (void)c10::GetCPUAllocator()->allocate(SIZE_MAX - 8);
+    ADD_FAILURE() << "allocated SIZE_MAX - 8 bytes";
+  } catch (const c10::Error& e) {
+    const auto oom = as_out_of_memory(e);
+    ASSERT_TRUE(oom.has_value()) << e.what();
+    EXPECT_EQ(oom->requested_bytes(), std::numeric_limits<int64_t>::max()) << "beyond int64";
+  }
 
   double sum = 0;
   std::thread([&] { sum = at::ones({int64_t{64} << 20}, at::kFloat).sum().item<double>(); }).join();
