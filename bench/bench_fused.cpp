@@ -14,11 +14,13 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <tuple>
 
 #include "core/add_rms_norm.h"
 #include "core/heap.h"
 #include "core/layers.h"
 #include "core/swiglu_function.h"
+#include "core/swiglu_pointwise.h"
 
 namespace {
 
@@ -96,6 +98,43 @@ int main(int argc, char** argv) {
     std::printf("| %s | %.1f | %.1f | %.2fx | %.0f MiB | %.0f MiB |\n", s.name, t_ops / 2 * 1e3,
                 t_node / 2 * 1e3, t_ops / t_node, (x_b + gu_b + 2 * i_b) / 1048576.0,
                 (x_b + gu_b) / 1048576.0);
+  }
+
+  // The pointwise half alone: ATen's ops (as the node did before) against the one-pass kernels of
+  // core/swiglu_pointwise.h, on the channel MLP's [g | u] ([B S, 2 i], row layout).
+  std::printf("\n| SwiGLU pointwise, [%lld, 2 x 1536] | ATen ops ms | one pass ms | speed-up |\n",
+              static_cast<long long>(B * S));
+  std::printf("|---|---:|---:|---:|\n");
+  {
+    const int64_t n = B * S, i = 1536;
+    const auto gu = at::randn({n, 2 * i}), dp = at::randn({n, i});
+    const trm::core::SwiGluLayout l{n, i, 2 * i, i, i};
+    auto p = at::empty({n, i}), dgu = at::empty({n, 2 * i});
+    const auto g = gu.narrow(1, 0, i), u = gu.narrow(1, i, i);
+    auto fwd_ops = [&] { p = at::silu(g).mul_(u); };
+    auto fwd_one = [&] { trm::core::swiglu_forward(gu.data_ptr<float>(), p.data_ptr<float>(), l); };
+    auto bwd_ops = [&] {
+      const auto s = at::silu(g);
+      auto dg = dgu.narrow(1, 0, i), du = dgu.narrow(1, i, i);
+      at::silu_backward_out(dg, dp * u, g);
+      at::mul_out(du, dp, s);
+      p = s.mul_(u);
+    };
+    auto bwd_one = [&] {
+      trm::core::swiglu_backward(gu.data_ptr<float>(), dp.data_ptr<float>(),
+                                 dgu.data_ptr<float>(), p.data_ptr<float>(), l);
+    };
+    for (const auto& [name, a, b] :
+         {std::tuple<const char*, std::function<void()>, std::function<void()>>{"forward", fwd_ops,
+                                                                                fwd_one},
+          {"backward (dg, du, p)", bwd_ops, bwd_one}}) {
+      double t_a = 0, t_b = 0;
+      for (int round = 0; round < 2; ++round) {
+        t_a += time_it(a, seconds / 8);
+        t_b += time_it(b, seconds / 8);
+      }
+      std::printf("| %s | %.2f | %.2f | %.2fx |\n", name, t_a / 2 * 1e3, t_b / 2 * 1e3, t_a / t_b);
+    }
   }
 
   std::printf("\n| residual + RMSNorm [S, B, D] | autograd ops ms | one node ms | speed-up |\n");

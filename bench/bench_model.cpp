@@ -26,6 +26,7 @@
 
 #include "core/act.h"
 #include "core/cost_model.h"
+#include "core/gemm.h"
 #include "core/heap.h"
 #include "core/loss.h"
 #include "core/optimizers.h"
@@ -54,6 +55,16 @@ double matmul_peak_gflops(int64_t n) {
   return best;
 }
 
+// m, k, n of a matrix product's label (op_label), by at::mm or by core/gemm's oneDNN sgemm.
+bool product_shape(const std::string& label, long long* m, long long* k, long long* n) {
+  long long k2 = 0;
+  for (const char* name : {"aten::mm", "trm::sgemm"}) {
+    const std::string format = std::string(name) + " %lldx%lld @ %lldx%lld";
+    if (std::sscanf(label.c_str(), format.c_str(), m, k, &k2, n) == 4) return true;
+  }
+  return false;
+}
+
 struct Phases {
   double forward = 0, loss = 0, backward = 0, optimizer = 0;
 };
@@ -74,7 +85,7 @@ struct Result {
 std::string op_label(const torch::autograd::profiler::LegacyEvent& e) {
   std::string label = e.name();
   const auto shapes = e.shapes();
-  if (label != "aten::mm" || shapes.size() < 2) return label;
+  if ((label != "aten::mm" && label != "trm::sgemm") || shapes.size() < 2) return label;
   for (size_t i = 0; i < 2; ++i) {
     if (shapes[i].size() != 2) return label;
     label +=
@@ -191,8 +202,9 @@ int main(int argc, char** argv) {
   at::set_num_threads(threads);
   at::manual_seed(0);
   const double peak = matmul_peak_gflops(quick ? 512 : 2048);
-  std::printf("threads %d; heap: %s; float32 matmul peak (at::mm 2048^2, best of 3): %.1f GFLOP/s\n\n",
-              threads, glibc_heap ? "glibc defaults" : "freed memory kept for reuse", peak);
+  std::printf("threads %d; heap: %s; MLP products: %s; float32 matmul peak (at::mm 2048^2, best of 3): %.1f GFLOP/s\n\n",
+              threads, glibc_heap ? "glibc defaults" : "freed memory kept for reuse",
+              trm::core::gemm_backend(), peak);
 
   ModelConfig full;  // Sudoku TRM-MLP: D 512, T 3, n 6, 16-token prefix (97 positions)
   full.forward_dtype = trm::core::ForwardDtype::float32;
@@ -247,8 +259,8 @@ int main(int argc, char** argv) {
       double total_us = 0, mm_us = 0, mm_flops = 0;
       for (const auto& [label, t] : rows) {
         total_us += t.self_us;
-        long long m = 0, k = 0, k2 = 0, n = 0;
-        if (std::sscanf(label.c_str(), "aten::mm %lldx%lld @ %lldx%lld", &m, &k, &k2, &n) == 4) {
+        long long m = 0, k = 0, n = 0;
+        if (product_shape(label, &m, &k, &n)) {
           mm_us += t.self_us;
           mm_flops += 2.0 * m * k * n * t.calls;
         }
@@ -263,8 +275,8 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < rows.size() && i < 30; ++i) {
         const auto& [label, t] = rows[i];
         std::string rate;  // of a matrix product: 2·m·k·n per call
-        long long m = 0, k = 0, k2 = 0, n = 0;
-        if (std::sscanf(label.c_str(), "aten::mm %lldx%lld @ %lldx%lld", &m, &k, &k2, &n) == 4) {
+        long long m = 0, k = 0, n = 0;
+        if (product_shape(label, &m, &k, &n)) {
           rate = std::to_string(static_cast<int>(2.0 * m * k * n * t.calls / (t.self_us * 1e3)));
         }
         std::printf("| %s | %lld | %.1f | %.1f%% | %s |\n", label.c_str(),

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
@@ -131,6 +132,7 @@ void backward_kernel(const float* g, const float* out, const float* scale, float
 struct AddRmsNorm : public torch::autograd::Function<AddRmsNorm> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& y,
                             double eps, int64_t dim) {
+    RECORD_FUNCTION("trm::add_rms_norm", std::vector<c10::IValue>());  // for bench_model --ops
     const auto xc = x.contiguous(), yc = y.contiguous();
     const Layout l = layout_of(xc, dim);
     auto out = at::empty_like(xc, at::MemoryFormat::Contiguous);

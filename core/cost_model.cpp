@@ -68,22 +68,25 @@ namespace {
 // Calibration (BENCHMARKS.md, "Memory model"; rerun with bench/memory_fit.py): peak RSS of
 // `trm-sweep train` over two steps (so that AdamATan2's state exists), 15 float32 and bfloat16
 // configs on CPU, the heap keeping freed memory for reuse (core/heap.h) and checkpoints streamed
-// to their file. The process itself (LibTorch, BLAS, code) with a tiny model:
-constexpr double kCpuRuntimeBytes = 172.0 * 1024 * 1024;
-// Fitted by least squares over the 13 float32 configs (all within 2%): measured / counted bytes.
-constexpr double kCpuActivationFactor = 0.94;
-constexpr double kCpuStateFactor = 0.83;  // on weights + gradients + AdamATan2 state + EMA
+// to their file, the MLP products in oneDNN's sgemm (core/gemm.h). The process itself (LibTorch,
+// BLAS, oneDNN, code) with a tiny model:
+constexpr double kCpuRuntimeBytes = 177.1 * 1024 * 1024;
+// Fitted by least squares over the 13 float32 configs (all within 3%): measured / counted bytes.
+constexpr double kCpuActivationFactor = 0.95;
+constexpr double kCpuStateFactor = 0.87;  // on weights + gradients + AdamATan2 state + EMA
 // The peak's working memory beyond what autograd keeps (the gradients and temporaries of the
-// block being differentiated), per counted block evaluation on the batch.
-constexpr double kCpuTransientFactor = 1.25;
-// CUDA is not measured here: a typical context, the CPU's transient factor (the same backward
-// computes the same temporaries), and an activation factor for the caching allocator's slack
+// block being differentiated, and oneDNN's packed copies of the operands), per counted block
+// evaluation on the batch. It was 1.25 with every product in OpenBLAS.
+constexpr double kCpuTransientFactor = 1.57;
+// CUDA is not measured here: a typical context, the transient factor the CPU measured without
+// oneDNN's packing buffers (1.25: the same backward computes the same temporaries, and cuBLAS
+// packs nothing), and an activation factor for the caching allocator's slack
 // (rounding, blocks split and cached) on the same counted tensors. 1.31 is the factor CPU
 // training measured while glibc's heap had that kind of slack; the paper's Table 3 bounds it too:
 // n = 8 fits a 48 GB card at batch 768 and n = 12 does not (1.08-1.55 with this count).
 constexpr double kCudaRuntimeBytes = 600.0 * 1024 * 1024;
 constexpr double kCudaActivationFactor = 1.31;
-constexpr double kCudaTransientFactor = kCpuTransientFactor;
+constexpr double kCudaTransientFactor = 1.25;
 constexpr double kCudaStateFactor = 1.0;
 
 // Bytes autograd keeps for one block on one example, counted from core/layers.cpp: every tensor

@@ -16,7 +16,11 @@ namespace trm::launcher {
 
 namespace {
 
-// Fraction of the float32 matmul peak a CPU training step sustains (35-45%, BENCHMARKS.md).
+// Fraction of the float32 matmul peak a CPU training step is taken to sustain. The bare step of
+// the Sudoku configs measures 54-75% (BENCHMARKS.md "Model step"; it was 35-45% before oneDNN and
+// the one-pass kernels); 0.40 stays on the safe side of that for smaller models and for what the
+// trainer adds (evaluations, checkpoints, data), since a trial that runs longer than predicted
+// can outlive a SLURM time limit.
 constexpr double kCpuTrainingEfficiency = 0.40;
 // Without --gflops on CUDA: an assumed sustained bf16 throughput (about 40% of an L40S-class
 // card's dense peak); say so in the output rather than pretend it was measured.

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build pkg-config  # toolchain
   libtorch-dev libopenblas0-openmp              # LibTorch 1.13 + a fast OpenMP BLAS (~15x the reference BLAS)
+  libdnnl-dev                                   # oneDNN's sgemm for the MLP products (LibTorch links it too)
   libopenmpi-dev openmpi-bin                    # MPI launcher (mpirun), Debian's OpenMPI
   libhdf5-dev                                   # serial HDF5 for the results file
   libtomlplusplus-dev libcli11-dev              # sweep specs, command line

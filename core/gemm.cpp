@@ -1,0 +1,86 @@
+#include "core/gemm.h"
+
+#include <ATen/ATen.h>
+#include <ATen/record_function.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "core/out_of_memory.h"
+
+#ifdef TRM_HAVE_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+#endif
+
+namespace trm::core {
+
+namespace {
+
+#ifdef TRM_HAVE_ONEDNN
+bool onednn_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("TRM_GEMM");
+    return v == nullptr || std::strcmp(v, "aten") != 0;
+  }();
+  return enabled;
+}
+
+// Row-major operand as (pointer, 'N' or 'T', leading dimension) for dnnl_sgemm, or nullopt-like
+// {nullptr} when neither the tensor nor its transpose is a strided row-major matrix.
+struct Operand {
+  const float* data = nullptr;
+  char trans = 'N';
+  int64_t ld = 0;
+};
+
+Operand as_operand(const at::Tensor& t) {
+  const int64_t rows = t.size(0), cols = t.size(1);
+  const int64_t s0 = t.stride(0), s1 = t.stride(1);
+  if ((s1 == 1 || cols == 1) && s0 >= std::max<int64_t>(cols, 1))
+    return {t.data_ptr<float>(), 'N', std::max<int64_t>(s0, 1)};
+  if ((s0 == 1 || rows == 1) && s1 >= std::max<int64_t>(rows, 1))
+    return {t.data_ptr<float>(), 'T', std::max<int64_t>(s1, 1)};
+  return {};
+}
+#endif
+
+}  // namespace
+
+const char* gemm_backend() {
+#ifdef TRM_HAVE_ONEDNN
+  return onednn_enabled() ? "onednn" : "aten";
+#else
+  return "aten";
+#endif
+}
+
+at::Tensor gemm(const at::Tensor& a, const at::Tensor& b) {
+#ifdef TRM_HAVE_ONEDNN
+  if (onednn_enabled() && a.dim() == 2 && b.dim() == 2 && a.device().is_cpu() &&
+      b.device().is_cpu() && a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat &&
+      a.size(1) == b.size(0) && a.numel() > 0 && b.numel() > 0) {
+    // Seen by LibTorch's profiler (bench_model --ops) as "trm::sgemm" with both shapes.
+    RECORD_FUNCTION("trm::sgemm", std::vector<c10::IValue>({a, b}));
+    const at::Tensor ac = as_operand(a).data ? a : a.contiguous();
+    const at::Tensor bc = as_operand(b).data ? b : b.contiguous();
+    const Operand oa = as_operand(ac), ob = as_operand(bc);
+    const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
+    auto c = at::empty({M, N}, a.options());
+    const auto status = dnnl_sgemm(oa.trans, ob.trans, M, N, K, 1.0f, oa.data, oa.ld, ob.data,
+                                   ob.ld, 0.0f, c.data_ptr<float>(), N);
+    if (status == dnnl_out_of_memory)
+      throw OutOfMemoryError(
+          "out of memory (CPU): oneDNN sgemm could not allocate its work buffers", -1);
+    if (status != dnnl_success)
+      throw std::runtime_error("oneDNN sgemm failed (status " + std::to_string(status) + ") on [" +
+                               std::to_string(M) + ", " + std::to_string(K) + "] @ [" +
+                               std::to_string(K) + ", " + std::to_string(N) + "]");
+    return c;
+  }
+#endif
+  return at::mm(a, b);
+}
+
+}  // namespace trm::core

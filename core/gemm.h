@@ -1,0 +1,19 @@
+// The matrix products of the MLP nodes (core/swiglu_function.cpp). On float32 CPU tensors they go
+// to oneDNN's sgemm when trm-sweep was built with oneDNN (libdnnl-dev, the library LibTorch itself
+// links): its JIT kernels run the TRM shapes 1.0-1.3x faster than OpenBLAS, the BLAS behind
+// at::mm (bench/bench_gemm.cpp, BENCHMARKS.md). Anything else (CUDA, bfloat16, a build without
+// oneDNN, TRM_GEMM=aten in the environment) goes to at::mm.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+namespace trm::core {
+
+// a [M, K] @ b [K, N] -> a new contiguous [M, N] tensor. a and b may be transposed views
+// (`w.t()`); no autograd (used inside custom autograd nodes).
+at::Tensor gemm(const at::Tensor& a, const at::Tensor& b);
+
+// Which library gemm() uses for float32 CPU tensors in this process: "onednn" or "aten".
+const char* gemm_backend();
+
+}  // namespace trm::core
