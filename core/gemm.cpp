@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/errors.h"
 #include "core/out_of_memory.h"
 
 #ifdef TRM_HAVE_ONEDNN
@@ -19,13 +20,13 @@ namespace trm::core {
 namespace {
 
 #ifdef TRM_HAVE_ONEDNN
-bool onednn_enabled() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("TRM_GEMM");
-    return v == nullptr || std::strcmp(v, "aten") != 0;
-  }();
-  return enabled;
-}
+constexpr bool kBuiltWithOnednn = true;
+#else
+constexpr bool kBuiltWithOnednn = false;
+#endif
+
+#ifdef TRM_HAVE_ONEDNN
+bool onednn_enabled() { return std::strcmp(gemm_backend(), "onednn") == 0; }
 
 // Row-major operand as (pointer, 'N' or 'T', leading dimension) for dnnl_sgemm, or nullopt-like
 // {nullptr} when neither the tensor nor its transpose is a strided row-major matrix.
@@ -48,12 +49,20 @@ Operand as_operand(const at::Tensor& t) {
 
 }  // namespace
 
+const char* gemm_backend_for(const char* trm_gemm, bool built_with_onednn) {
+  const std::string v = trm_gemm == nullptr ? "" : trm_gemm;
+  if (v.empty()) return built_with_onednn ? "onednn" : "aten";
+  if (v == "aten") return "aten";
+  if (v == "onednn" && built_with_onednn) return "onednn";
+  if (v == "onednn")
+    throw ConfigError("TRM_GEMM=onednn: this build has no oneDNN (libdnnl-dev was not installed "
+                      "when it was configured, or -DTRM_ONEDNN=OFF); valid here: aten");
+  throw ConfigError("TRM_GEMM=" + v + ": unknown matrix-product backend; valid: onednn, aten");
+}
+
 const char* gemm_backend() {
-#ifdef TRM_HAVE_ONEDNN
-  return onednn_enabled() ? "onednn" : "aten";
-#else
-  return "aten";
-#endif
+  static const char* const backend = gemm_backend_for(std::getenv("TRM_GEMM"), kBuiltWithOnednn);
+  return backend;
 }
 
 at::Tensor gemm(const at::Tensor& a, const at::Tensor& b) {

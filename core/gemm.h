@@ -13,7 +13,13 @@ namespace trm::core {
 // (`w.t()`); no autograd (used inside custom autograd nodes).
 at::Tensor gemm(const at::Tensor& a, const at::Tensor& b);
 
-// Which library gemm() uses for float32 CPU tensors in this process: "onednn" or "aten".
+// Which library gemm() uses for float32 CPU tensors in this process: "onednn" or "aten". Read
+// once from TRM_GEMM (see gemm_backend_for); throws ConfigError on a value it cannot honour.
 const char* gemm_backend();
+
+// The backend a TRM_GEMM value selects: unset or empty gives oneDNN when built with it, else
+// at::mm; "aten" gives at::mm; "onednn" gives oneDNN. A ConfigError names the variable, the value
+// and the valid ones for anything else, or for "onednn" in a build without it.
+const char* gemm_backend_for(const char* trm_gemm, bool built_with_onednn);
 
 }  // namespace trm::core

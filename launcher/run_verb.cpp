@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "core/errors.h"
+#include "core/gemm.h"
 #include "launcher/mpi_session.h"
 #include "launcher/slurm_status.h"
 #include "launcher/train_verb.h"
@@ -742,6 +743,7 @@ int run_verb(const RunOptions& o, std::ostream& out, std::ostream& err) {
     throw ConfigError("--worker-timeout must exceed --heartbeat, and both be > 0");
   }
   parse_trial_kind(o.trial_kind);  // a bad kind fails before anything starts
+  (void)core::gemm_backend();      // as does a bad TRM_GEMM, which every trial would inherit
   if (o.shard_count < 1 || o.shard_index < 0 || o.shard_index >= o.shard_count) {
     throw ConfigError("--shard K/N: want 0 <= K < N");
   }

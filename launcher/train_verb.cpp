@@ -21,6 +21,7 @@
 
 #include "core/config_fields.h"
 #include "core/errors.h"
+#include "core/gemm.h"
 #include "core/heap.h"
 #include "core/out_of_memory.h"
 #include "core/trainer.h"
@@ -189,6 +190,7 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
   if (options.out_dir.empty()) throw ConfigError("--out DIR is required");
   core::validate(config);
   const c10::Device device = parse_device(options.device);
+  (void)core::gemm_backend();  // a bad TRM_GEMM fails here, before anything is written
   // Freed activations are reused instead of mapped afresh each evaluation (core/heap.h).
   core::keep_freed_memory_for_reuse();
   // Always set: LibTorch's own default measured 0.64x the speed of an explicit count equal to

@@ -48,5 +48,15 @@ expect_error "README.md: not an HDF5 file" status README.md
 expect_error "README.md: not an HDF5 file" resume README.md
 expect_error "sweep spec /nonexistent/spec.toml: no such file" run /nonexistent/spec.toml -o /tmp/trm_bad_input_never.h5
 
+# A bad TRM_GEMM (the products' backend, core/gemm.h) fails before a file or trial is made.
+export TRM_GEMM=blas
+expect_error "TRM_GEMM=blas: unknown matrix-product backend; valid: onednn, aten" \
+  train --spec configs/quick.toml --trial 0 --out /tmp/trm_bad_input_never
+[ -e /tmp/trm_bad_input_never ] && { failed=$((failed + 1)); echo "FAIL: train wrote its --out"; }
+expect_error "TRM_GEMM=blas: unknown matrix-product backend" \
+  run configs/quick.toml -o /tmp/trm_bad_input_never.h5
+[ -e /tmp/trm_bad_input_never.h5 ] && { failed=$((failed + 1)); echo "FAIL: run wrote its results"; }
+unset TRM_GEMM
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -6,8 +6,10 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "core/errors.h"
 #include "core/gemm.h"
 #include "core/swiglu_function.h"
 #include "core/swiglu_pointwise.h"
@@ -47,6 +49,26 @@ TEST(Gemm, EqualsTheFloat64ProductForEveryOperandLayout) {
   EXPECT_TRUE(close(h, at::mm(a, b), 2e-2, 0.5));
   const std::string backend = gemm_backend();
   EXPECT_TRUE(backend == "onednn" || backend == "aten") << backend;
+}
+
+// TRM_GEMM picks the backend; a value that cannot be honoured is a ConfigError naming it.
+TEST(Gemm, TheBackendVariableTakesOnlyValuesItCanHonour) {
+  EXPECT_STREQ(gemm_backend_for(nullptr, true), "onednn");
+  EXPECT_STREQ(gemm_backend_for("", true), "onednn");
+  EXPECT_STREQ(gemm_backend_for(nullptr, false), "aten");
+  EXPECT_STREQ(gemm_backend_for("aten", true), "aten");
+  EXPECT_STREQ(gemm_backend_for("aten", false), "aten");
+  EXPECT_STREQ(gemm_backend_for("onednn", true), "onednn");
+  for (const auto& [value, built] : {std::pair<const char*, bool>{"blas", true}, {"ATEN", true},
+                                     {"onednn", false}}) {
+    try {
+      gemm_backend_for(value, built);
+      ADD_FAILURE() << value << " accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("TRM_GEMM=") + value), std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 // g values over the whole float range the sigmoid must handle: around 0, near and beyond the
