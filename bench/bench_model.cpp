@@ -65,6 +65,21 @@ bool product_shape(const std::string& label, long long* m, long long* k, long lo
   return false;
 }
 
+// The FLOPs of one call of an operator that multiplies matrices: 2·m·k·n for a product, and for
+// the fused token-MLP blocks (core/swiglu_function.cpp, x [h, m], intermediate i) the products
+// inside: 6·h·m·i forward, 12·h·m·i backward. 0 for anything else.
+double call_flops(const std::string& label) {
+  long long m = 0, k = 0, n = 0;
+  if (product_shape(label, &m, &k, &n)) return 2.0 * m * k * n;
+  long long h = 0, cols = 0, i = 0;
+  if (std::sscanf(label.c_str(), "trm::swiglu_cols_fused_backward %lldx%lld i%lld", &h, &cols,
+                  &i) == 3)
+    return 12.0 * h * cols * i;
+  if (std::sscanf(label.c_str(), "trm::swiglu_cols_fused %lldx%lld i%lld", &h, &cols, &i) == 3)
+    return 6.0 * h * cols * i;
+  return 0;
+}
+
 struct Phases {
   double forward = 0, loss = 0, backward = 0, optimizer = 0;
 };
@@ -85,6 +100,11 @@ struct Result {
 std::string op_label(const torch::autograd::profiler::LegacyEvent& e) {
   std::string label = e.name();
   const auto shapes = e.shapes();
+  // The fused token-MLP blocks: x [h, m] and w_down [h, i] say their products' sizes.
+  if ((label == "trm::swiglu_cols_fused" || label == "trm::swiglu_cols_fused_backward") &&
+      shapes.size() == 3 && shapes[0].size() == 2 && shapes[2].size() == 2)
+    return label + " " + std::to_string(shapes[0][0]) + "x" + std::to_string(shapes[0][1]) +
+           " i" + std::to_string(shapes[2][1]);
   if ((label != "aten::mm" && label != "trm::sgemm") || shapes.size() < 2) return label;
   for (size_t i = 0; i < 2; ++i) {
     if (shapes[i].size() != 2) return label;
@@ -259,26 +279,24 @@ int main(int argc, char** argv) {
       double total_us = 0, mm_us = 0, mm_flops = 0;
       for (const auto& [label, t] : rows) {
         total_us += t.self_us;
-        long long m = 0, k = 0, n = 0;
-        if (product_shape(label, &m, &k, &n)) {
+        if (const double f = call_flops(label); f > 0) {
           mm_us += t.self_us;
-          mm_flops += 2.0 * m * k * n * t.calls;
+          mm_flops += f * t.calls;
         }
       }
       // What the step would reach if everything but the matrix products took no time.
       std::printf(
-          "\n%s, one profiled step (%.1f ms of operator time); its matrix products alone: "
+          "\n%s, one profiled step (%.1f ms of operator time); its matrix products alone (with "
+          "the fused token-MLP blocks, their pointwise work included): "
           "%.1f ms, %.1f GFLOP, %.1f GFLOP/s = %.0f%% of peak\n\n",
           name.c_str(), total_us / 1e3, mm_us / 1e3, mm_flops / 1e9, mm_flops / (mm_us * 1e3),
           100.0 * mm_flops / (mm_us * 1e3) / peak);
       std::printf("| operator | calls | self ms | share | GFLOP/s |\n|---|---:|---:|---:|---:|\n");
       for (size_t i = 0; i < rows.size() && i < 30; ++i) {
         const auto& [label, t] = rows[i];
-        std::string rate;  // of a matrix product: 2·m·k·n per call
-        long long m = 0, k = 0, n = 0;
-        if (product_shape(label, &m, &k, &n)) {
-          rate = std::to_string(static_cast<int>(2.0 * m * k * n * t.calls / (t.self_us * 1e3)));
-        }
+        std::string rate;  // of an operator that multiplies matrices (call_flops)
+        if (const double f = call_flops(label); f > 0)
+          rate = std::to_string(static_cast<int>(f * t.calls / (t.self_us * 1e3)));
         std::printf("| %s | %lld | %.1f | %.1f%% | %s |\n", label.c_str(),
                     static_cast<long long>(t.calls), t.self_us / 1e3, 100.0 * t.self_us / total_us,
                     rate.c_str());

@@ -1,7 +1,7 @@
 // The matrix products of the MLP nodes (core/swiglu_function.cpp). On float32 CPU tensors they go
 // to oneDNN's sgemm when trm-sweep was built with oneDNN (libdnnl-dev, the library LibTorch itself
 // links): its JIT kernels run the TRM shapes 1.0-1.3x faster than OpenBLAS, the BLAS behind
-// at::mm (bench/bench_gemm.cpp, BENCHMARKS.md). Anything else (CUDA, bfloat16, a build without
+// at::mm (BENCHMARKS.md). Anything else (CUDA, bfloat16, a build without
 // oneDNN, TRM_GEMM=aten in the environment) goes to at::mm.
 #pragma once
 
@@ -12,6 +12,16 @@ namespace trm::core {
 // a [M, K] @ b [K, N] -> a new contiguous [M, N] tensor. a and b may be transposed views
 // (`w.t()`); no autograd (used inside custom autograd nodes).
 at::Tensor gemm(const at::Tensor& a, const at::Tensor& b);
+
+// The same library on raw row-major float32 memory: c [M, N] (rows ldc apart) = op(a) op(b), or
+// c += op(a) op(b) with `accumulate`, where op is the identity for 'N' and the transpose for 'T',
+// and lda, ldb are the stored rows' strides. Only while raw_sgemm_available() (oneDNN is the backend); called inside a parallel
+// region it runs on the calling thread alone. Throws OutOfMemoryError when oneDNN cannot
+// allocate its work buffers. The fused token-MLP node (core/swiglu_function.cpp) uses it per
+// block of columns.
+bool raw_sgemm_available();
+void raw_sgemm(char ta, char tb, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda,
+               const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate = false);
 
 // Which library gemm() uses for float32 CPU tensors in this process: "onednn" or "aten". Read
 // once from TRM_GEMM (see gemm_backend_for); throws ConfigError on a value it cannot honour.

@@ -93,12 +93,14 @@ void swiglu_forward(const float* gu, float* p, const SwiGluLayout& l) {
 
 void swiglu_backward(const float* gu, const float* dp, float* dgu, float* p,
                      const SwiGluLayout& l) {
+  const int64_t ld_dgu = l.ld_dgu >= 0 ? l.ld_dgu : l.ld_gu;
+  const int64_t dgu_u_offset = l.dgu_u_offset >= 0 ? l.dgu_u_offset : l.u_offset;
   for_each_segment(l, [&](int64_t r, int64_t begin, int64_t end) {
     const float* g = gu + r * l.ld_gu;
-    float* dg = dgu + r * l.ld_gu;
+    float* dg = dgu + r * ld_dgu;
     const int64_t o = r * l.ld_p + begin;
-    backward_segment(g + begin, g + l.u_offset + begin, dp + o, dg + begin, dg + l.u_offset + begin,
-                     p + o, end - begin);
+    backward_segment(g + begin, g + l.u_offset + begin, dp + o, dg + begin,
+                     dg + dgu_u_offset + begin, p + o, end - begin);
   });
 }
 

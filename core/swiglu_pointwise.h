@@ -5,7 +5,8 @@
 // bound by memory traffic, not arithmetic. BENCHMARKS.md "Fused SwiGLU pointwise" has the figures.
 //
 // The matrix: `rows` rows of `len` values; row r's g starts at gu + r * ld_gu, its u `u_offset`
-// values further on; p's row r at p + r * ld_p (dg and du in `dgu`, laid out as gu).
+// values further on; p's row r at p + r * ld_p, and dp's too. dg and du go to `dgu`, laid out as
+// gu unless ld_dgu is set (then row r's dg at dgu + r * ld_dgu, its du dgu_u_offset further on).
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,7 @@ namespace trm::core {
 struct SwiGluLayout {
   int64_t rows = 0, len = 0;
   int64_t ld_gu = 0, u_offset = 0, ld_p = 0;
+  int64_t ld_dgu = -1, dgu_u_offset = -1;
 };
 
 // p = silu(g) * u.

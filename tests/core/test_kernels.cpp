@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -36,6 +37,8 @@ TEST(Gemm, EqualsTheFloat64ProductForEveryOperandLayout) {
   check(a, b, "plain");
   check(a.t().contiguous().t(), b, "a transposed view");
   check(a, b.t().contiguous().t(), "b transposed view");
+  check(at::randn({300, 60}).t(), at::randn({300, 20}), "a weight gradient (a transposed, K long, M > N)");
+  check(at::randn({300, 20}).t(), at::randn({300, 60}), "a weight gradient (a transposed, K long, M < N)");
   check(at::randn({97, 37}).t(), at::randn({53, 97}).t(), "both transposed");
   check(at::randn({37, 200}).narrow(1, 10, 97), b, "a row-strided slice");
   check(a, at::randn({1, 53}).expand({97, 53}), "an expanded b");
@@ -162,6 +165,51 @@ TEST(SwiGluPointwise, TheMlpNodeEqualsAutogradOnTheSeparateFloat64Ops) {
     EXPECT_TRUE(close(x.grad(), xd.grad(), 1e-5, 1e-5)) << where;
     EXPECT_TRUE(close(wgu.grad(), wgud.grad(), 1e-5, 1e-5)) << where;
     EXPECT_TRUE(close(wd.grad(), wdd.grad(), 1e-5, 1e-5)) << where;
+  }
+}
+
+// The token-MLP node runs by blocks of columns that stay in cache (core/swiglu_function.cpp):
+// with 2 i = 1024 a forward block is 512 columns and a backward block 1024, so here 8 + 1 and
+// 4 + 1 ragged ones, several per thread (the weight gradients add up blocks within a thread and
+// then across threads). Its output equals the whole-tensor products and pointwise kernel, and
+// the float64 ops; the no-grad and the grad path give the same y; the gradients equal float64
+// autograd's.
+TEST(SwiGluFused, TokenMlpBlocksEqualTheWholeTensorSteps) {
+  at::manual_seed(13);
+  const int64_t h = 97, inter = 512, m = 4 * 1024 + 7;
+  const auto x0 = at::randn({h, m}), wgu0 = at::randn({2 * inter, h}) * 0.2,
+             wd0 = at::randn({h, inter}) * 0.05;
+  at::Tensor y_nograd;
+  {
+    at::NoGradGuard no_grad;
+    y_nograd = swiglu_cols(x0, wgu0, wd0);
+  }
+  auto x = x0.clone().requires_grad_(), wgu = wgu0.clone().requires_grad_(),
+       wd = wd0.clone().requires_grad_();
+  const auto y = swiglu_cols(x, wgu, wd);
+  // The steps one at a time on whole tensors, with the same kernels.
+  const auto gu = gemm(wgu0, x0);
+  auto p = at::empty({inter, m});
+  swiglu_forward(gu.data_ptr<float>(), p.data_ptr<float>(), {1, inter * m, 0, inter * m, 0});
+  const auto y_steps = gemm(wd0, p);
+  const double scale = y_steps.abs().max().item<double>();
+  EXPECT_LE((y - y_steps).abs().max().item<double>(), 1e-6 * scale);
+  EXPECT_LE((y_nograd - y_steps).abs().max().item<double>(), 1e-6 * scale);
+  // Against float64 ops, and the backward through the kept [g; u].
+  auto xd = x0.to(at::kDouble).requires_grad_(), wgud = wgu0.to(at::kDouble).requires_grad_(),
+       wdd = wd0.to(at::kDouble).requires_grad_();
+  const auto gud = at::mm(wgud, xd).chunk(2, 0);
+  const auto yd = at::mm(wdd, at::silu(gud[0]) * gud[1]);
+  EXPECT_TRUE(close(y, yd, 1e-5, 1e-5 * scale));
+  const auto dy = at::randn({h, m});
+  (y * dy).sum().backward();
+  (yd * dy.to(at::kDouble)).sum().backward();
+  for (const auto& [got, want, what] :
+       {std::tuple<at::Tensor, at::Tensor, const char*>{x.grad(), xd.grad(), "dx"},
+        {wgu.grad(), wgud.grad(), "dW_gate_up"},
+        {wd.grad(), wdd.grad(), "dW_down"}}) {
+    const double s = want.abs().max().item<double>();
+    EXPECT_LE((got.to(at::kDouble) - want).abs().max().item<double>(), 1e-5 * s) << what;
   }
 }
 
