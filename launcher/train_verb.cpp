@@ -183,6 +183,13 @@ void install_stop_signals() {
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   for (const int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaction(sig, &sa, nullptr);
+  // A sweep's trial process starts with SIGTERM blocked (launcher/trial_process.cpp): a stop
+  // request that came while it started is delivered now, to the handler, and the trial stops
+  // with a checkpoint after its first step.
+  sigset_t stop_signal;
+  sigemptyset(&stop_signal);
+  sigaddset(&stop_signal, SIGTERM);
+  pthread_sigmask(SIG_UNBLOCK, &stop_signal, nullptr);
 }
 
 int train_verb(const core::TrialConfig& config, const TrainOptions& options, std::ostream& out,

@@ -152,7 +152,18 @@ void TrialProcess::spawn(std::vector<std::string> args) {
   argv.push_back(nullptr);
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
+  // SIGTERM (the stop request, and the parent-death signal) stays blocked from before the fork
+  // until the trial has installed its handler (install_stop_signals unblocks it), so one that
+  // comes while the child starts waits for it. Unblocked, it would run this process's handler in
+  // the child between fork and exec, and be lost there (the trial then ran on until the second
+  // signal killed it), or, during exec and LibTorch's loading, kill the child without a
+  // checkpoint. The mask and pending signals survive exec.
+  sigset_t stop_signal, previous_mask;
+  sigemptyset(&stop_signal);
+  sigaddset(&stop_signal, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signal, &previous_mask);
   pid_ = fork();
+  if (pid_ != 0) pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
   if (pid_ < 0) throw InternalError(std::string("fork failed: ") + std::strerror(errno));
   if (pid_ == 0) {
     const int out = open(out_log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);

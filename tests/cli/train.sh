@@ -72,6 +72,23 @@ result() { tail -n 1 "$1" | sed 's/ peak_rss_bytes=[0-9]*//'; }
 [ "$(result "$work/resumed.out")" = "$(result "$work/straight.out")" ] && ok ||
   fail "the resumed run reports another result"
 
+# --- a stop request that comes while the trial starts ------------------------------------
+# A sweep's trial process starts with SIGTERM blocked until its handler is in place: one sent
+# while it loads is delivered then, and it stops after its first step with a checkpoint (exit 5),
+# instead of running on with the request lost or dying without a checkpoint.
+/usr/bin/python3 - "$bin" "$work/tiny.toml" "$work/early" >"$work/early.out" 2>"$work/early.err" <<'PY'
+import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+os.kill(os.getpid(), signal.SIGTERM)  # pending, as when it arrives between fork and exec
+os.execv(sys.argv[1], [sys.argv[1], "train", "--config", sys.argv[2], "--threads", "1",
+                       "--out", sys.argv[3]])
+PY
+rc_early=$?
+if [ $rc_early -eq 5 ] && grep -q "stopped at step 1/40 (signal 15)" "$work/early.out" &&
+  [ -f "$work/early/checkpoint.pt" ]; then ok; else
+  fail "a SIGTERM pending at start: exit $rc_early (want 5), $(tail -n 2 "$work/early.out" "$work/early.err")"
+fi
+
 # --- out of memory is a result --------------------------------------------------------------
 "$bin" train --config "$work/tiny.toml" --set model.hidden_size=4096 --memory-budget 512M \
   --out "$work/oom" >"$work/oom.out" 2>"$work/oom.err"
