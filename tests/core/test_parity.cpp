@@ -42,6 +42,17 @@ std::string fixture_name(const testing::TestParamInfo<Fixture>& info) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureParity,
                          testing::ValuesIn(find_fixtures(default_fixtures_dir())), fixture_name);
 
+// The repository's own reference fixtures (tests/fixtures/reference/README.md): small configs the
+// shared ones do not cover (slots that halt and are reset, a 4x4 grid with a computed prefix
+// length, T = 3 with n = 1), replayed whatever $TRM_FIXTURES_DIR says.
+INSTANTIATE_TEST_SUITE_P(RepositoryFixtures, FixtureParity,
+                         testing::ValuesIn(find_fixtures(TRM_REPOSITORY_FIXTURES_DIR)),
+                         fixture_name);
+
+TEST(FixtureFolder, TheRepositoryHoldsItsOwnReplayFixtures) {
+  EXPECT_GE(find_fixtures(TRM_REPOSITORY_FIXTURES_DIR).size(), 3u) << TRM_REPOSITORY_FIXTURES_DIR;
+}
+
 TEST(FixtureFolder, HoldsAtLeastOneReplayFixture) {
   EXPECT_FALSE(find_fixtures(default_fixtures_dir()).empty()) << default_fixtures_dir();
 }
