@@ -105,7 +105,7 @@ storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec&
     return storage::ResultsWriter::create(o.results, h, defs);
   }
   auto w = storage::ResultsWriter::open(o.results);
-  if (w.rebuilt()) err << "results file rebuilt from its journal after an unclean stop\n";
+  if (w.rebuilt()) err << "results file rebuilt from its journal (its last writer did not close it, or the file was copied or replaced since)\n";
   std::set<std::string> known;
   for (const auto& row : w.trials()) known.insert(row.id);
   std::vector<storage::TrialDefinition> added;

@@ -12,6 +12,8 @@
 #include "storage/journal_export.h"
 #include "storage/journal_records.h"
 #include "storage/results_build.h"
+#include "core/config_fields.h"
+#include "storage/results_reader.h"
 #include "storage/storage_error.h"
 
 namespace trm::storage {
@@ -211,6 +213,94 @@ ResultsWriter ResultsWriter::create(const std::string& path, const SweepHeader& 
   return ResultsWriter(std::move(impl));
 }
 
+namespace {
+
+// What a journal says the results file holds: the header, the trials and their table sizes.
+struct JournalContents {
+  std::optional<SweepHeader> header;
+  std::vector<TrialRow> rows;
+  std::vector<int64_t> train, eval;
+  int64_t events = 0;
+
+  void operator()(const HeaderRecord& r) { header = r.header; }
+  void operator()(const TrialsRecord& r) {
+    for (size_t k = 0; k < r.trials.size(); ++k) {
+      rows.push_back(initial_row(r.first_index + static_cast<int64_t>(k), r.trials[k]));
+      train.push_back(0);
+      eval.push_back(0);
+    }
+  }
+  void operator()(const TrialRow& r) {
+    if (r.index >= 0 && r.index < static_cast<int64_t>(rows.size())) rows[static_cast<size_t>(r.index)] = r;
+  }
+  void operator()(const TrainBatch& r) { grow(train, r.trial, r.records.size()); }
+  void operator()(const EvalBatch& r) { grow(eval, r.trial, r.records.size()); }
+  void operator()(const Event&) { ++events; }
+  void operator()(const ClosedRecord&) {}
+
+  static void grow(std::vector<int64_t>& n, int64_t trial, size_t rows) {
+    if (trial >= 0 && trial < static_cast<int64_t>(n.size())) n[static_cast<size_t>(trial)] += static_cast<int64_t>(rows);
+  }
+};
+
+bool is_final(TrialStatus s) {
+  return s == TrialStatus::done || s == TrialStatus::oom || s == TrialStatus::oom_predicted ||
+         s == TrialStatus::failed;
+}
+
+// Where a readable results file holds something its journal lacks, or the two describe different
+// sweeps: what differs; "" when the journal covers the file. Every change reaches the journal
+// before the HDF5 file, so after a crash the file may lag its journal but never lead it; a file
+// that leads is not the journal's (a journal copied from another sweep) or the journal was cut.
+std::string file_leads_journal(const Journal& journal, const std::string& path) {
+  std::optional<ResultsReader> reader;
+  try {
+    reader.emplace(path);
+  } catch (const StorageError&) {
+    return "";  // damaged: the journal is all there is
+  }
+  JournalContents j;
+  journal.replay([&](std::string_view payload) { std::visit(j, decode(payload, journal.path())); });
+  if (!j.header) return "";  // build_results_file says what is wrong with it
+  const SweepHeader file_header = reader->header();
+  if (file_header.spec_hash != j.header->spec_hash || file_header.created != j.header->created) {
+    return "the journal is of another sweep (spec " + j.header->spec_hash + ", created " +
+           j.header->created + "; the file: spec " + file_header.spec_hash + ", created " +
+           file_header.created + ")";
+  }
+  const auto rows = reader->trials();
+  if (rows.size() > j.rows.size()) {
+    return "the file has " + std::to_string(rows.size()) + " trials, the journal " +
+           std::to_string(j.rows.size());
+  }
+  for (size_t k = 0; k < rows.size(); ++k) {
+    const auto& f = rows[k];
+    const auto& r = j.rows[k];
+    const std::string trial = "trial #" + std::to_string(k);
+    const int64_t train = reader->train_rows(static_cast<int64_t>(k));
+    const int64_t eval = reader->eval_rows(static_cast<int64_t>(k));
+    if (train > j.train[k] || eval > j.eval[k]) {
+      return trial + " has " + std::to_string(train) + " training and " + std::to_string(eval) +
+             " evaluation records in the file, " + std::to_string(j.train[k]) + " and " +
+             std::to_string(j.eval[k]) + " in the journal";
+    }
+    if (f.attempts > r.attempts ||
+        (f.attempts == r.attempts && is_final(f.status) && f.status != r.status)) {
+      return trial + " is " + core::field_to_string(f.status) + " (attempt " +
+             std::to_string(f.attempts) + ") in the file, " + core::field_to_string(r.status) +
+             " (attempt " + std::to_string(r.attempts) + ") in the journal";
+    }
+  }
+  const auto events = static_cast<int64_t>(reader->events().size());
+  if (events > j.events) {
+    return "the file has " + std::to_string(events) + " events, the journal " +
+           std::to_string(j.events);
+  }
+  return "";
+}
+
+}  // namespace
+
 ResultsWriter ResultsWriter::open(const std::string& path) {
   h5::quiet_errors();
   const std::string jpath = journal_path(path);
@@ -232,6 +322,16 @@ ResultsWriter ResultsWriter::open(const std::string& path) {
       return ResultsWriter(std::move(impl));
     } catch (const StorageError&) {
       impl->close_file(false);
+    }
+  }
+  if (file_exists(path)) {
+    const std::string why = file_leads_journal(impl->journal, path);
+    if (!why.empty()) {
+      throw StorageError(jpath + " holds less than " + path + ": " + why +
+                         ". So it is not this file's journal, or it was cut short; nothing was "
+                         "changed. To continue from the file, move the journal aside (mv " +
+                         jpath + " " + jpath + ".old): the next resume writes a new one from the "
+                         "file.");
     }
   }
   build_results_file(impl->journal, path);

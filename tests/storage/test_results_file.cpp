@@ -176,6 +176,77 @@ TEST(ResultsFile, ALostOrReplacedFileIsRebuiltFromItsJournal) {
   EXPECT_EQ(r.config(1), sample_trial(1).config);
 }
 
+std::string bytes_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A readable file that is older than its journal (a backup put back) is brought up to date from
+// the journal; one that holds more than the journal, or another sweep's, is never replaced by it.
+TEST(ResultsFile, AnOlderCopyOfTheFileIsRebuiltButAJournalHoldingLessIsRefused) {
+  const TempDir dir;
+  const std::string path = dir.file("r.h5");
+  const std::string jpath = journal_path(path);
+  ResultsWriter::create(path, sample_header(), sample_trials(2)).close();
+  std::filesystem::copy_file(path, dir.file("older.h5"));
+  std::filesystem::copy_file(jpath, dir.file("shorter.journal"));
+  {
+    ResultsWriter w = ResultsWriter::open(path);
+    const auto record = testing::train_record(0, 0);
+    w.append_train(0, std::span(&record, 1));
+    TrialRow done = w.trials()[0];
+    done.status = TrialStatus::done;
+    done.attempts = 1;
+    w.update_trial(done);
+  }
+  std::filesystem::copy_file(path, dir.file("newer.h5"));
+  std::filesystem::copy_file(dir.file("older.h5"), path, std::filesystem::copy_options::overwrite_existing);
+  {
+    ResultsWriter w = ResultsWriter::open(path);
+    EXPECT_TRUE(w.rebuilt());
+    EXPECT_EQ(w.train_rows(0), 1);
+    EXPECT_EQ(w.trials()[0].status, TrialStatus::done);
+  }
+
+  // The journal cut back to its state before the trial ran: the file leads it.
+  std::filesystem::copy_file(dir.file("newer.h5"), path, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(dir.file("shorter.journal"), jpath, std::filesystem::copy_options::overwrite_existing);
+  const std::string file_before = bytes_of(path), journal_before = bytes_of(jpath);
+  try {
+    ResultsWriter::open(path);
+    FAIL() << "a journal holding less than the file was used";
+  } catch (const StorageError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(jpath + " holds less than " + path), std::string::npos) << msg;
+    EXPECT_NE(msg.find("trial #0"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("mv " + jpath), std::string::npos) << msg;
+  }
+  EXPECT_EQ(bytes_of(path), file_before);
+  EXPECT_EQ(bytes_of(jpath), journal_before);
+
+  // Another sweep's journal beside the file.
+  SweepHeader other = sample_header();
+  other.spec_hash = "fedcba9876543210fedc";
+  ResultsWriter::create(dir.file("other.h5"), other, sample_trials(2)).close();
+  std::filesystem::copy_file(journal_path(dir.file("other.h5")), jpath,
+                             std::filesystem::copy_options::overwrite_existing);
+  try {
+    ResultsWriter::open(path);
+    FAIL() << "another sweep's journal was used";
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("another sweep (spec fedcba9876543210fedc"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(bytes_of(path), file_before);
+
+  // Moved aside as the message says, the file continues with a journal written from it.
+  std::filesystem::remove(jpath);
+  ResultsWriter w = ResultsWriter::open(path);
+  EXPECT_EQ(w.train_rows(0), 1);
+  EXPECT_EQ(w.trials()[0].status, TrialStatus::done);
+}
+
 // The launcher commits each scheduling round as one group: every change of the group reaches
 // the file and the journal (what a rebuild after a crash reads), nested groups included.
 TEST(ResultsFile, AGroupOfChangesIsDurableAndVisibleAtEndGroup) {
