@@ -7,6 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "core/errors.h"
 #include "core/out_of_memory.h"
@@ -71,6 +72,20 @@ bool raw_sgemm_available() {
 #else
   return false;
 #endif
+}
+
+void warm_up_raw_sgemm() {
+  if (!raw_sgemm_available()) return;
+  for (const int64_t n : {8, 300}) {
+    std::vector<float> a(static_cast<size_t>(n * n), 0.5f), b(a), c(a);
+    for (const char ta : {'N', 'T'}) {
+      for (const char tb : {'N', 'T'}) {
+        for (const bool accumulate : {false, true}) {
+          raw_sgemm(ta, tb, n, n, n, a.data(), n, b.data(), n, c.data(), n, accumulate);
+        }
+      }
+    }
+  }
 }
 
 void raw_sgemm(char ta, char tb, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda,

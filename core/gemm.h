@@ -20,6 +20,10 @@ at::Tensor gemm(const at::Tensor& a, const at::Tensor& b);
 // allocate its work buffers. The fused token-MLP node (core/swiglu_function.cpp) uses it per
 // block of columns.
 bool raw_sgemm_available();
+// Runs oneDNN's sgemm once in every operand layout, each way of adding to C, so that its JIT
+// kernels are built now (set_cpu_memory_budget calls it before it limits the heap: under
+// RLIMIT_DATA oneDNN's kernel generation crashes instead of failing). No-op without oneDNN.
+void warm_up_raw_sgemm();
 void raw_sgemm(char ta, char tb, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda,
                const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate = false);
 

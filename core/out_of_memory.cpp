@@ -5,12 +5,17 @@
 #include <c10/util/Exception.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <new>
 #include <regex>
 #include <stdexcept>
+
+#include "core/gemm.h"
 
 namespace trm::core {
 
@@ -63,6 +68,20 @@ std::optional<OutOfMemoryError> as_out_of_memory(const std::exception& e) {
   return std::nullopt;
 }
 
+namespace {
+
+// A "Vm...:  N kB" line of /proc/self/status, in bytes; 0 where there is none (not Linux).
+int64_t status_bytes(const std::string& key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key, 0) == 0) return std::atoll(line.c_str() + key.size()) * 1024;
+  }
+  return 0;
+}
+
+}  // namespace
+
 void set_cpu_memory_budget(int64_t bytes) {
   if (bytes <= 0) {
     throw ConfigError("memory budget = " + std::to_string(bytes) + " bytes: must be > 0");
@@ -72,9 +91,14 @@ void set_cpu_memory_budget(int64_t bytes) {
   // needs would hang, not report OOM. Let it take them (on every thread) before the limit.
   const auto a = at::ones({512, 512});
   (void)at::mm(a, a);
+  warm_up_raw_sgemm();
+  const int64_t reserved = std::max<int64_t>(0, status_bytes("VmData:") - status_bytes("VmRSS:"));
+  const int64_t cap = bytes > std::numeric_limits<int64_t>::max() - reserved
+                          ? std::numeric_limits<int64_t>::max()
+                          : bytes + reserved;
   rlimit limit{};
-  limit.rlim_cur = static_cast<rlim_t>(bytes);
-  limit.rlim_max = static_cast<rlim_t>(bytes);
+  limit.rlim_cur = static_cast<rlim_t>(cap);
+  limit.rlim_max = static_cast<rlim_t>(cap);
   if (setrlimit(RLIMIT_DATA, &limit) != 0) {
     throw ConfigError("memory budget = " + std::to_string(bytes) +
                       " bytes: setrlimit(RLIMIT_DATA) failed: " + std::strerror(errno));

@@ -29,8 +29,12 @@ class OutOfMemoryError : public UserError {
 std::optional<OutOfMemoryError> as_out_of_memory(const std::exception& e);
 
 // Limits this process's heap (RLIMIT_DATA: malloc and anonymous mmaps, not the shared libraries)
-// to `bytes`, so a trial beyond its budget fails its allocation instead of swapping or meeting the
-// kernel's OOM killer. Throws ConfigError when the limit cannot be set.
+// so that its resident memory can grow to about `bytes`, and a trial beyond its budget fails its
+// allocation instead of swapping or meeting the kernel's OOM killer. The limit is `bytes` plus
+// the address space already reserved and not resident when it is set (thread stacks, the BLAS
+// work buffers: ~180 MB here), so the budget compares with the peak RSS that the cost model
+// predicts and that a trial reports, not with its virtual size. Throws ConfigError when the
+// limit cannot be set.
 void set_cpu_memory_budget(int64_t bytes);
 
 }  // namespace trm::core

@@ -96,6 +96,19 @@ rc=$?
 if [ $rc -eq 4 ] && [ "$(wc -l <"$work/oom.err")" -eq 1 ] && grep -q "out of memory" "$work/oom.err"; then
   ok
 else fail "OOM: exit $rc (want 4), stderr: $(cat "$work/oom.err")"; fi
+# The budget is resident memory, as plan predicts it: the tiny trial (~190 MB RSS) runs in 300M;
+# in 40M its first products fail as OOM (oneDNN's kernels are built before the limit: built
+# under it, they crashed with SIGSEGV).
+"$bin" train --config "$work/tiny.toml" --set train.steps=4 --memory-budget 300M \
+  --out "$work/fits" >"$work/fits.out" 2>"$work/fits.err"
+rc=$?
+[ $rc -eq 0 ] && ok || fail "a 300M budget for a ~190 MB trial: exit $rc (want 0): $(tail -n 2 "$work/fits.err")"
+"$bin" train --config "$work/tiny.toml" --set train.steps=4 --memory-budget 40M \
+  --out "$work/tight" >"$work/tight.out" 2>"$work/tight.err"
+rc=$?
+if [ $rc -eq 4 ] && grep -q "out of memory" "$work/tight.err"; then ok; else
+  fail "a 40M budget: exit $rc (want 4), stderr: $(tail -n 2 "$work/tight.err")"
+fi
 
 # --- bad input: exit 2, one line, nothing on stdout -----------------------------------------
 expect_error() {  # expect_error "substring" train-args...: exactly one line on stderr

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <limits>
 #include <new>
 #include <stdexcept>
@@ -13,6 +14,7 @@
 
 #include "core/act.h"
 #include "core/ema.h"
+#include "core/gemm.h"
 #include "core/heap.h"
 #include "core/out_of_memory.h"
 #include "core/trm_model.h"
@@ -88,6 +90,41 @@ TEST(OutOfMemoryDeathTest, ATensorBeyondTheBudgetIsAnOutOfMemoryErrorNotACrash) 
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(allocate_beyond_budget(false), testing::ExitedWithCode(42), "");
   EXPECT_EXIT(allocate_beyond_budget(true), testing::ExitedWithCode(42), "") << "heap reuse";
+}
+
+int64_t resident_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6) * 1024;
+  }
+  return 0;
+}
+
+// oneDNN builds its sgemm kernels at its first product, and under the heap limit that crashed
+// (SIGSEGV in its kernel generator) where it should have failed: a trial with a tight budget
+// died without a word. set_cpu_memory_budget has them built first; here a budget just above
+// what the process already holds leaves no room to build them later.
+void products_in_every_layout_just_within_the_budget() {
+  set_cpu_memory_budget(resident_bytes() + (int64_t{1} << 20));
+  std::vector<float> a(64 * 64, 0.5f), b(a), c(a);
+  for (const char ta : {'N', 'T'}) {
+    for (const char tb : {'N', 'T'}) {
+      try {
+        if (raw_sgemm_available()) {
+          raw_sgemm(ta, tb, 64, 64, 64, a.data(), 64, b.data(), 64, c.data(), 64, false);
+        }
+      } catch (const std::exception& e) {
+        if (!as_out_of_memory(e)) std::exit(2);  // out of memory is an answer; anything else not
+      }
+    }
+  }
+  std::exit(42);
+}
+
+TEST(OutOfMemoryDeathTest, TheMatrixProductsUnderATightBudgetDoNotCrash) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(products_in_every_layout_just_within_the_budget(), testing::ExitedWithCode(42), "");
 }
 
 long minor_page_faults() {
