@@ -1,8 +1,13 @@
 #include "launcher/export_verb.h"
 
+#include <filesystem>
+#include <fstream>
+#include <string_view>
+
 #include "core/atomic_file.h"
 #include "core/errors.h"
 #include "storage/export.h"
+#include "storage/results_writer.h"
 
 namespace trm::launcher {
 
@@ -32,12 +37,37 @@ std::vector<storage::TableRequest> requests(const ExportCli& o,
   return tables;
 }
 
+// -o never lands on a results file, its journal or a folder, and replaces an existing file only
+// with --force: `export r.h5 -o r.h5` used to leave 1 KB of Markdown where the results were.
+void check_output(const ExportCli& o) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto target = fs::status(o.out, ec);
+  if (!fs::exists(target)) return;
+  const std::string what = "-o " + o.out + ": ";
+  if (fs::is_directory(target)) throw ConfigError(what + "is a folder; give a file name");
+  for (const auto& own : {o.results, storage::journal_path(o.results)}) {
+    if (fs::equivalent(o.out, own, ec)) {
+      throw ConfigError(what + "is " + (own == o.results ? "the results file" : "the results file's journal") +
+                        " being exported; write the tables to another file");
+    }
+  }
+  std::ifstream in(o.out, std::ios::binary);
+  char signature[8] = {};
+  in.read(signature, sizeof signature);
+  if (in.gcount() == 8 && std::string_view(signature, 8) == std::string_view("\x89HDF\r\n\x1a\n", 8)) {
+    throw ConfigError(what + "is an HDF5 file (a results file?); write the tables to another file");
+  }
+  if (!o.force) throw ConfigError(what + "already exists; add --force to replace it");
+}
+
 }  // namespace
 
 int export_verb(const ExportCli& options, std::ostream& out) {
   if (!options.kind.empty() && options.tables.size() > 1)
     throw ConfigError("--kind describes one table: give at most one --table NAME for its title");
   const auto format = storage::parse_export_format(options.format);
+  if (!options.out.empty()) check_output(options);
   const storage::ResultsReader reader(options.results);
   const std::string text = storage::export_tables(reader, requests(options, reader), format);
   if (options.out.empty()) {

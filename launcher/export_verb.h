@@ -16,10 +16,13 @@ struct ExportCli {
   std::string metric;               // --metric: overrides the tables' metric
   std::string format = "md";        // md | csv | latex | json | html
   std::string out;                  // -o FILE; "" = stdout
+  bool force = false;               // --force: -o may replace an existing file
 };
 
 // Writes the tables to `out` (or to options.out, atomically). ConfigError for a bad format,
-// table name, kind, axis or metric; StorageError for a missing or unreadable file.
+// table name, kind, axis or metric, and for an -o that exists (without --force), is a folder,
+// the results file or its journal, or any HDF5 file; StorageError for a missing or unreadable
+// results file.
 int export_verb(const ExportCli& options, std::ostream& out);
 
 }  // namespace trm::launcher

@@ -167,7 +167,9 @@ int main(int argc, char** argv) {
                        "exact_accuracy (default), best_exact_accuracy, accuracy, ...");
   exporter->add_option("--format", export_options.format, "md, csv, latex, json or html")
       ->capture_default_str();
-  exporter->add_option("-o,--out", export_options.out, "write to this file (default: stdout)");
+  exporter->add_option("-o,--out", export_options.out,
+                       "write to this file (default: stdout); an existing one only with --force");
+  exporter->add_flag("--force", export_options.force, "let -o replace an existing file");
 
   auto* merge = app.add_subcommand(
       "merge", "join the results files of one sweep's shards (submit --array tasks) into one");

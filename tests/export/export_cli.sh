@@ -76,4 +76,17 @@ expect_error "kind = 'heatmap': valid kinds: ablation, grid, raw" export "$work/
 expect_error "--rows and --cols describe a grid table: add --kind grid" \
   export "$work/grid.h5" --rows model.h_cycles
 expect_error "/nonexistent/sweep.h5" export /nonexistent/sweep.h5
+# -o never lands on the results file, its journal, another HDF5 file or a folder, and replaces an
+# existing file only with --force; a refused export leaves every file as it was.
+cp "$work/grid.h5" "$work/copy.h5"
+before=$(cksum <"$work/grid.h5")
+expect_error "-o $work/grid.h5: is the results file being exported" export "$work/grid.h5" -o "$work/grid.h5"
+expect_error "is an HDF5 file (a results file?)" export "$work/grid.h5" -o "$work/copy.h5" --force
+expect_error "-o $work: is a folder" export "$work/grid.h5" -o "$work"
+expect_error "-o $work/a.html: already exists; add --force to replace it" \
+  export "$work/grid.h5" --format md -o "$work/a.html"
+[ "$(cksum <"$work/grid.h5")" = "$before" ] && cmp -s "$work/grid.h5" "$work/copy.h5" &&
+  grep -q "<table class=\"trm\"" "$work/a.html" && ok || fail "a refused export -o changed a file"
+expect_ok "" export "$work/grid.h5" --format md -o "$work/a.html" --force
+grep -q "^| " "$work/a.html" && ok || fail "export -o --force did not replace the file"
 summary
