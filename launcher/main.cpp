@@ -139,6 +139,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   resume->add_option("--device", resume_options.device, "cpu or cuda")->capture_default_str();
+  resume->add_flag("--retry-failed", resume_options.retry_failed,
+                   "run the failed trials again (the spec's retries more times each)");
   add_mpi_options(resume, resume_options);
 
   auto* status = app.add_subcommand("status", "progress of a sweep, also while it runs");

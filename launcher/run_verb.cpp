@@ -182,9 +182,13 @@ class Coordinator {
     for (const Cell* c : order) {
       auto row = results_.trials()[static_cast<size_t>(index_of_.at(c->trial->id))];
       using storage::TrialStatus;
+      if (row.status == TrialStatus::failed && row.attempts > spec_.sweep.retries &&
+          o_.retry_failed) {
+        first_attempt_[row.index] = row.attempts;  // `retries` more after this one
+      }
       if (row.status == TrialStatus::done || row.status == TrialStatus::oom ||
           row.status == TrialStatus::oom_predicted ||
-          (row.status == TrialStatus::failed && row.attempts > spec_.sweep.retries)) {
+          (row.status == TrialStatus::failed && !may_retry(row))) {
         continue;
       }
       if (c->plan.oom && spec_.sweep.oom_predicted == sweep::OomPolicy::skip) {
@@ -251,6 +255,11 @@ class Coordinator {
       backoff.wait(5'000);
     }
     line();
+    for (const auto& [index, cell] : cell_of_) {
+      const auto& row = results_.trials()[static_cast<size_t>(index)];
+      if (row.status == storage::TrialStatus::failed && !may_retry(row))
+        any_failed_ = true;  // also in an earlier run
+    }
     results_.log_event(-1, stopping_ ? "stopped" : "finished", "");
     results_.close();
     if (mpi_ != nullptr) {
@@ -264,6 +273,14 @@ class Coordinator {
       return kExitStopped;
     }
     return any_failed_ ? 1 : 0;
+  }
+
+  // Whether a failed trial gets another attempt: `retries` of them after its first, counted from
+  // this run's first attempt for one that `--retry-failed` brought back.
+  bool may_retry(const storage::TrialRow& row) const {
+    const auto it = first_attempt_.find(row.index);
+    const int64_t before = it == first_attempt_.end() ? 0 : it->second;
+    return row.attempts - before <= spec_.sweep.retries;
   }
 
   void note(const std::string& kind, const std::string& message) {
@@ -383,7 +400,7 @@ class Coordinator {
       using storage::TrialStatus;
       if (row.status == TrialStatus::pending || row.status == TrialStatus::interrupted ||
           row.status == TrialStatus::running ||
-          (row.status == TrialStatus::failed && row.attempts <= spec_.sweep.retries)) {
+          (row.status == TrialStatus::failed && may_retry(row))) {
         const double steps = static_cast<double>(std::max<int64_t>(1, cell->plan.steps));
         left += flops * (1.0 - static_cast<double>(row.step) / steps);
       }
@@ -607,7 +624,7 @@ class Coordinator {
       case TrialEnd::failed:
         row.status = TrialStatus::failed;
         word = "failed";
-        if (row.attempts <= spec_.sweep.retries) {
+        if (may_retry(row)) {
           queue_.push_front(index);  // a retry resumes from the trial's checkpoint
           word = "failed (retrying)";
         } else {
@@ -639,6 +656,7 @@ class Coordinator {
   std::vector<Slot> slots_;
   std::map<int64_t, Active> active_;
   std::map<int64_t, std::string> dir_after_loss_;
+  std::map<int64_t, int64_t> first_attempt_;  // --retry-failed: attempts before this run
   std::vector<std::pair<Slot*, Assignment>> assigned_;  // this round's, not yet handed out
   bool stopping_ = false, any_failed_ = false, any_interrupted_ = false;
   bool live_ = false, shown_ = false;
@@ -648,6 +666,8 @@ class Coordinator {
 // Rank 0's part once MPI (if any) is up: the spec, the file, the queue, the loop.
 int coordinate(const RunOptions& o, MpiSession* mpi, const NodeShare& share, std::ostream& out,
                std::ostream& err) {
+  // Checked before the results file is touched: a mistyped --device failed every trial.
+  const std::string device = rank_device(o.device, share.runner_index);
   sweep::SweepSpec spec;
   if (o.spec.empty()) {
     // The writer (not a reader) first: after an unclean stop it rebuilds the file.
@@ -688,7 +708,7 @@ int coordinate(const RunOptions& o, MpiSession* mpi, const NodeShare& share, std
   RankSetup setup;
   setup.threads = world == 1 ? std::max<int64_t>(1, rank_threads(1) / o.jobs)
                              : rank_threads(share.runners_on_node);
-  setup.device = rank_device(o.device, share.runner_index);
+  setup.device = device;
   coordinator.add_local_slots(local, setup);
   if (mpi != nullptr) coordinator.add_worker_slots(world);
 

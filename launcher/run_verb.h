@@ -19,6 +19,7 @@ struct RunOptions {
   int64_t jobs = 1;                // trials at once without MPI; each gets cores / jobs threads
   std::string device = "cpu";      // cpu, or cuda: each rank binds one GPU of its node
   bool extend = false;             // allow a changed spec on an existing file: add its new cells
+  bool retry_failed = false;       // resume: run the failed trials again (`retries` more times)
   int64_t shard_index = 0;         // --shard K/N: only every N-th trial from the K-th (job arrays;
   int64_t shard_count = 1;         // `trm-sweep merge` joins the shards' files)
   bool coordinator_works = false;  // under MPI, rank 0 also runs one trial at a time
@@ -31,7 +32,8 @@ struct RunOptions {
 };
 
 // Exit: 0 when every trial has a final status, kExitStopped when a signal stopped the sweep or a
-// trial was interrupted (`resume` continues), 1 when some trial failed after its retries.
+// trial was interrupted (`resume` continues), 1 when some trial of the sweep has failed after its
+// retries (in this run or an earlier one: `resume --retry-failed` runs them again).
 int run_verb(const RunOptions& options, std::ostream& out, std::ostream& err);
 
 // `status RESULTS.h5 [--format json] [--watch SECONDS]`: with watch > 0 the report is redrawn

@@ -53,12 +53,26 @@ int64_t rank_threads(int runners) {
 }
 
 std::string rank_device(const std::string& device, int runner_index) {
-  if (device != "cuda") return device;
+  if (device == "cpu") return device;
+  const bool numbered = device.size() > 5 && device.size() <= 9 && device.rfind("cuda:", 0) == 0 &&
+                        device.find_first_not_of("0123456789", 5) == std::string::npos;
+  if (device != "cuda" && !numbered) {
+    throw ConfigError("--device " + device +
+                      ": valid: cpu, cuda (each rank binds one GPU of its node), cuda:N");
+  }
   const int64_t gpus = cuda_device_count();
   if (gpus == 0) {
-    throw ConfigError(
-        "--device cuda: this rank sees no GPU (check CUDA_VISIBLE_DEVICES and the "
-        "job's GPU request)");
+    throw ConfigError("--device " + device +
+                      ": this rank sees no GPU (check CUDA_VISIBLE_DEVICES, the job's GPU "
+                      "request, and that this trm-sweep's LibTorch was built with CUDA)");
+  }
+  if (numbered) {
+    const int64_t n = std::stoll(device.substr(5));
+    if (n >= gpus) {
+      throw ConfigError("--device " + device + ": this rank sees " + std::to_string(gpus) +
+                        " GPU(s), cuda:0 to cuda:" + std::to_string(gpus - 1));
+    }
+    return device;
   }
   return "cuda:" + std::to_string(std::max(0, runner_index) % gpus);
 }

@@ -91,6 +91,35 @@ grep -q "ETA" "$work/a.out" && fail "progress line written to a file (not a term
 $py "$src/tests/cli/compare_results.py" "$work/a.h5" "$work/b.h5" "$work/c.h5" "$work/f.h5" && ok ||
   fail "interrupted sweeps differ from the straight one"
 
+# A trial that fails past its retries (0 here: its child SIGKILLed) fails the sweep (exit 1), in
+# the run and in every resume after it, until `resume --retry-failed` runs it again from its
+# checkpoint; the retried sweep equals the straight one.
+sed 's/^retries = 1/retries = 0/' "$spec" >"$work/noretry.toml"
+"$bin" run "$work/noretry.toml" -o "$work/r.h5" >"$work/r.out" 2>&1 &
+pid=$!
+child=""
+for _ in $(seq 300); do
+  for p in $(pgrep -f "trm-sweep train --config $work/r.h5.trials/"); do
+    d=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | sed 's/.* --out \([^ ]*\) .*/\1/')
+    [ -f "$d/metrics.jsonl" ] && [ "$(wc -l <"$d/metrics.jsonl")" -ge 10 ] && child=$p && break 2
+  done
+  sleep 0.1
+done
+[ -n "$child" ] && kill -KILL "$child"
+wait $pid
+rc=$?
+[ $rc -eq 1 ] && "$bin" status "$work/r.h5" | grep -q "failed 1" && ok ||
+  fail "a trial failed past its retries: exit $rc (want 1): $(tail -3 "$work/r.out")"
+"$bin" resume "$work/r.h5" >"$work/r2.out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && ok || fail "resume of a sweep with a failed trial: exit $rc (want 1): $(tail -3 "$work/r2.out")"
+"$bin" resume "$work/r.h5" --retry-failed >"$work/r3.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && "$bin" status "$work/r.h5" | grep -q "done 4" && ok ||
+  fail "resume --retry-failed: exit $rc (want 0): $(tail -3 "$work/r3.out")"
+$py "$src/tests/cli/compare_results.py" "$work/a.h5" "$work/r.h5" && ok ||
+  fail "the sweep with a trial retried by --retry-failed differs from the straight one"
+
 # Another spec on an existing file.
 sed 's/model.l_cycles = \[1, 2\]/model.l_cycles = [1, 2, 3]/' "$spec" >"$work/bigger.toml"
 "$bin" run "$work/bigger.toml" -o "$work/a.h5" >"$work/d.out" 2>&1
