@@ -51,20 +51,23 @@ std::string show(const char* key, T value) {
 
 std::vector<std::string> config_problems(const ModelConfig& c) {
   std::vector<std::string> p;
-  auto at_least = [&](const char* key, int64_t value, int64_t min) {
+  // The upper bounds are far past any model that fits a machine; they keep a typo (hidden_size =
+  // 1000000000000) from overflowing the cost model or asking the allocator for terabytes.
+  auto within = [&](const char* key, int64_t value, int64_t min, int64_t max) {
     if (value < min) p.push_back(show(key, value) + ": must be >= " + std::to_string(min));
+    if (value > max) p.push_back(show(key, value) + ": must be <= " + std::to_string(max));
   };
-  at_least("hidden_size", c.hidden_size, 1);
-  at_least("num_heads", c.num_heads, 1);
-  at_least("layers", c.layers, 1);
-  at_least("h_cycles", c.h_cycles, 1);
-  at_least("l_cycles", c.l_cycles, 1);
-  at_least("vocab_size", c.vocab_size, 2);
-  at_least("seq_len", c.seq_len, 1);
-  at_least("puzzle_emb_ndim", c.puzzle_emb_ndim, 0);
-  at_least("puzzle_emb_len", c.puzzle_emb_len, 0);
-  at_least("num_puzzle_identifiers", c.num_puzzle_identifiers, 1);
-  at_least("halt_max_steps", c.halt_max_steps, 1);
+  within("hidden_size", c.hidden_size, 1, 65536);
+  within("num_heads", c.num_heads, 1, 4096);
+  within("layers", c.layers, 1, 1024);
+  within("h_cycles", c.h_cycles, 1, 1024);
+  within("l_cycles", c.l_cycles, 1, 1024);
+  within("vocab_size", c.vocab_size, 2, int64_t{1} << 24);
+  within("seq_len", c.seq_len, 1, int64_t{1} << 20);
+  within("puzzle_emb_ndim", c.puzzle_emb_ndim, 0, int64_t{1} << 20);
+  within("puzzle_emb_len", c.puzzle_emb_len, 0, int64_t{1} << 16);
+  within("num_puzzle_identifiers", c.num_puzzle_identifiers, 1, int64_t{1} << 31);
+  within("halt_max_steps", c.halt_max_steps, 1, int64_t{1} << 16);
   if (c.hidden_size >= 1 && c.num_heads >= 1 && c.hidden_size % c.num_heads != 0) {
     p.push_back(show("hidden_size", c.hidden_size) + ": must be divisible by num_heads = " +
                 std::to_string(c.num_heads));
@@ -74,7 +77,8 @@ std::vector<std::string> config_problems(const ModelConfig& c) {
     p.push_back(show("hidden_size", c.hidden_size) + ": RoPE needs an even head_dim, got " +
                 std::to_string(c.head_dim()));
   }
-  if (!(c.expansion > 0.0)) p.push_back(show("expansion", c.expansion) + ": must be > 0");
+  if (!(c.expansion > 0.0 && c.expansion <= 1024.0))
+    p.push_back(show("expansion", c.expansion) + ": valid range (0, 1024]");
   if (!(c.halt_exploration_prob >= 0.0 && c.halt_exploration_prob <= 1.0)) {
     p.push_back(show("halt_exploration_prob", c.halt_exploration_prob) + ": valid range [0, 1]");
   }

@@ -15,10 +15,16 @@ std::vector<std::string> trial_problems(const TrialConfig& c) {
   std::vector<std::string> p;
   for (const auto& line : config_problems(c.model)) p.push_back("model." + line);
   const auto& t = c.train;
-  auto at_least = [&](std::string_view key, int64_t value, int64_t min) {
+  // Upper bounds as in config_problems: past any real run, inside int64 arithmetic.
+  auto at_least = [&](std::string_view key, int64_t value, int64_t min,
+                      int64_t max = int64_t{1} << 40) {
     if (value < min) {
       p.push_back(std::string(key) + " = " + std::to_string(value) +
                   ": must be >= " + std::to_string(min));
+    }
+    if (value > max) {
+      p.push_back(std::string(key) + " = " + std::to_string(value) +
+                  ": must be <= " + std::to_string(max));
     }
   };
   auto in_range = [&](std::string_view key, double value, double lo, double hi) {
@@ -27,7 +33,7 @@ std::vector<std::string> trial_problems(const TrialConfig& c) {
                   format_double(lo) + ", " + format_double(hi) + "]");
     }
   };
-  at_least("train.batch_size", t.batch_size, 1);
+  at_least("train.batch_size", t.batch_size, 1, int64_t{1} << 24);
   at_least("train.epochs", t.epochs, 0);
   at_least("train.steps", t.steps, 0);
   if (t.steps == 0 && t.epochs == 0) p.push_back("train.steps = 0 and train.epochs = 0: set one");
@@ -64,9 +70,9 @@ std::vector<std::string> trial_problems(const TrialConfig& c) {
                   " tokens; set model.vocab_size = " + std::to_string(data_vocab_size(d)));
     }
   }
-  at_least("data.train_puzzles", d.train_puzzles, 1);
-  at_least("data.num_aug", d.num_aug, 0);
-  at_least("data.test_puzzles", d.test_puzzles, 1);
+  at_least("data.train_puzzles", d.train_puzzles, 1, int64_t{1} << 30);
+  at_least("data.num_aug", d.num_aug, 0, int64_t{1} << 30);
+  at_least("data.test_puzzles", d.test_puzzles, 1, int64_t{1} << 30);
   at_least("data.seed", d.seed, 0);
   return p;
 }

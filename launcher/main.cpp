@@ -1,6 +1,7 @@
 // trm-sweep: the composition root. Parses the command line and dispatches to the verbs; user
 // errors become one clear line on stderr and exit code 2, bugs exit code 3.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <iostream>
 
 #include "core/config_fields.h"
@@ -18,6 +19,45 @@
 #include "sweep/trial_toml.h"
 
 namespace {
+
+// A whole number in [lo, hi], said in one line ("--threads: 0: expected a whole number from 1 to
+// 4096"); CLI11's PositiveNumber printed a 300-digit bound and let 0 through its wording.
+CLI::Validator whole_number(int64_t lo, int64_t hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) -> std::string {
+        try {
+          size_t used = 0;
+          const long long n = std::stoll(text, &used);
+          if (used == text.size() && n >= lo && n <= hi) return "";
+        } catch (const std::exception&) {
+        }
+        return text + ": expected a whole number from " + std::to_string(lo) + " to " +
+               std::to_string(hi);
+      },
+      "INT");
+}
+
+// A finite number in [lo, hi] of `unit`.
+CLI::Validator number_in(double lo, double hi, const std::string& unit) {
+  return CLI::Validator(
+      [lo, hi, unit](std::string& text) -> std::string {
+        try {
+          size_t used = 0;
+          const double v = std::stod(text, &used);
+          if (used == text.size() && std::isfinite(v) && v >= lo && v <= hi) return "";
+        } catch (const std::exception&) {
+        }
+        return text + ": expected " + unit + " from " + trm::core::format_double(lo) + " to " +
+               trm::core::format_double(hi);
+      },
+      "NUMBER");
+}
+CLI::Validator positive_seconds() { return number_in(1e-3, 1e7, "seconds"); }
+
+// More LibTorch threads than this is a typo (100000 made 32k threads and hung the trial).
+constexpr int64_t kMaxThreads = 4096;
+// Steps and counts: far beyond any real sweep, well inside int64 arithmetic.
+constexpr int64_t kMaxCount = int64_t{1} << 40;
 
 // Options of `run` and `resume` for MPI jobs, and the scheduling benchmarks' hidden knobs.
 void add_mpi_options(CLI::App* verb, trm::launcher::RunOptions& o) {
@@ -39,11 +79,11 @@ void add_mpi_options(CLI::App* verb, trm::launcher::RunOptions& o) {
   verb->add_flag("--coordinator-works", o.coordinator_works,
                  "under MPI, rank 0 also runs trials (default: it only coordinates)");
   verb->add_option("--heartbeat", o.heartbeat_seconds, "seconds between a worker's signs of life")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_seconds())
       ->capture_default_str();
   verb->add_option("--worker-timeout", o.worker_timeout,
                    "seconds of silence after which a worker is lost and its trial runs elsewhere")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_seconds())
       ->capture_default_str();
   // Benchmarks only: an empty group hides them from --help.
   verb->add_option("--trial-kind", o.trial_kind, "train, noop, exec or sleep")->group("");
@@ -89,17 +129,17 @@ int main(int argc, char** argv) {
       ->required();
   train->add_option("--device", options.device, "cpu, cuda or cuda:N")->capture_default_str();
   train->add_option("--threads", options.threads, "LibTorch threads (default: all cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1, kMaxThreads));
   train->add_option("--memory-budget", memory_budget,
                     "heap limit for the trial, e.g. 2G; going past it is reported as OOM");
   train
       ->add_option("--stop-at", options.stop_at_step,
                    "checkpoint and stop after this step (exit 5); run again to continue")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1, kMaxCount));
   train
       ->add_option("--checkpoint-every", options.checkpoint_every,
                    "steps between checkpoints (also after every evaluation)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1, kMaxCount));
   train
       ->add_option("--progress-seconds", options.progress_seconds, "seconds between progress lines")
       ->capture_default_str();
@@ -113,9 +153,10 @@ int main(int argc, char** argv) {
   plan->add_option("--memory", plan_options.memory,
                    "device memory, e.g. 48G (default on cpu: this machine's RAM)");
   plan->add_option("--gflops", plan_options.gflops,
-                   "training throughput in GFLOP/s (default: measured on cpu)");
+                   "training throughput in GFLOP/s (default: measured on cpu)")
+      ->check(number_in(1e-3, 1e9, "GFLOP/s"));
   plan->add_option("--ranks", plan_options.ranks, "workers for the makespan")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number(1, 65536))
       ->capture_default_str();
   plan->add_option("--format", plan_options.format, "text, csv or json")->capture_default_str();
 
@@ -125,7 +166,7 @@ int main(int argc, char** argv) {
   run->add_option("-o,--out", run_options.results, "results file (HDF5); continued if it exists")
       ->required();
   run->add_option("--jobs", run_options.jobs, "trials at once (each gets cores / jobs threads)")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number(1, kMaxThreads))
       ->capture_default_str();
   run->add_option("--device", run_options.device, "cpu or cuda")->capture_default_str();
   run->add_flag("--extend", run_options.extend,
@@ -136,7 +177,7 @@ int main(int argc, char** argv) {
   trm::launcher::RunOptions resume_options;
   resume->add_option("results", resume_options.results, "results file (HDF5)")->required();
   resume->add_option("--jobs", resume_options.jobs, "trials at once")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number(1, kMaxThreads))
       ->capture_default_str();
   resume->add_option("--device", resume_options.device, "cpu or cuda")->capture_default_str();
   resume->add_flag("--retry-failed", resume_options.retry_failed,
@@ -181,7 +222,23 @@ int main(int argc, char** argv) {
   merge->add_option("out", merge_out, "the merged results file (HDF5), new");
   merge->add_option("inputs", merge_inputs, "the shards' results files");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
+      std::string verbs;
+      for (const auto* verb : app.get_subcommands({})) verbs += (verbs.empty() ? "" : ", ") + verb->get_name();
+      std::cerr << "trm-sweep: error: '" << argv[1] << "' is not a verb; valid: " << verbs << "\n";
+      return 2;
+    }
+    // One line, exit 2, like every other mistake (CLI11's own codes were 105-109).
+    std::cerr << "trm-sweep: error: " << e.what() << " (trm-sweep " <<
+        (app.get_subcommands().empty() ? std::string("--help")
+                                       : app.get_subcommands().front()->get_name() + " --help")
+              << " lists the options)\n";
+    return 2;
+  }
   return trm::launcher::run_guarded("trm-sweep", [&] {
     if (parity->parsed()) return trm::launcher::parity_verb(fixtures_dir, verbose, std::cout);
     if (model->parsed()) return trm::launcher::model_verb(preset, model_sets, std::cout);

@@ -1,5 +1,6 @@
 #include "sweep/expand.h"
 
+#include <algorithm>
 #include <map>
 
 #include "core/config_fields.h"
@@ -44,6 +45,15 @@ std::vector<std::vector<Settings>> dimensions(const SweepSpec& spec) {
 std::vector<Cell> cells_of(const SweepSpec& spec) {
   std::vector<Cell> cells;
   const auto dims = dimensions(spec);
+  // Counted before anything is built: a spec of a billion trials is a typo, not a plan.
+  double count = static_cast<double>(spec.variants.size()) + 1.0;
+  for (const auto& d : dims) count *= static_cast<double>(d.size());
+  count *= static_cast<double>(std::max<size_t>(1, spec.sweep.seeds.size()));
+  if (count > static_cast<double>(kMaxTrials)) {
+    throw ConfigError("the spec expands to about " + core::format_double(count) +
+                      " trials (grid x zips x seeds, plus the variants); at most " +
+                      std::to_string(kMaxTrials) + " per results file");
+  }
   if (dims.empty()) {
     cells.push_back({"base", "", {}});
   } else {
@@ -132,7 +142,10 @@ Expansion expand(const SweepSpec& spec) {
   if (!problems.empty()) {
     std::string msg = "invalid sweep spec " + spec.path + " (" + std::to_string(problems.size()) +
                       " problem" + (problems.size() == 1 ? "" : "s") + "):";
-    for (const auto& line : problems) msg += "\n  " + line;
+    constexpr size_t kShown = 30;  // the rest are usually the same mistake in other cells
+    for (size_t k = 0; k < problems.size() && k < kShown; ++k) msg += "\n  " + problems[k];
+    if (problems.size() > kShown)
+      msg += "\n  ... and " + std::to_string(problems.size() - kShown) + " more";
     throw ConfigError(msg);
   }
   if (out.trials.empty()) {

@@ -60,6 +60,11 @@ void collect_leaves(const toml::table& table, const std::string& prefix, bool bo
   }
 }
 
+// train.seed per trial would be silently replaced by the [sweep] seeds; say so where it is set.
+constexpr const char* kSeedHere =
+    "train.seed: a trial's seed comes from [sweep] seeds (one trial per seed), so it cannot be "
+    "set per trial; write seeds = [5] (or seeds = 3) in [sweep] instead";
+
 // The canonical text of `node` as a value of trainer key `key` (what get_key prints back).
 std::optional<std::string> canonical(Problems& p, const Leaf& leaf, const toml::node& node) {
   const auto text = toml_scalar_text(node);
@@ -92,6 +97,10 @@ bool numeric_key(Problems& p, const Leaf& leaf) {
 }
 
 std::optional<Axis> parse_axis(Problems& p, const Leaf& leaf, const char* section) {
+  if (leaf.key == "train.seed") {
+    p.add(leaf.at, kSeedHere);
+    return std::nullopt;
+  }
   const auto* array = leaf.node->as_array();
   if (array == nullptr) {
     p.add(leaf.at, std::string(section) + " axis " + leaf.key +
@@ -132,7 +141,11 @@ void parse_sweep(Problems& p, const toml::table& t, SweepPolicy& s) {
       s.seeds.clear();
       if (const auto n = node.value<int64_t>(); n && !node.is_floating_point()) {
         if (*n < 1) p.add(at, key + " = " + std::to_string(*n) + ": must be >= 1 (repeats)");
-        for (int64_t i = 0; i < *n; ++i) s.seeds.push_back(i);
+        if (*n > kMaxSeeds) {
+          p.add(at, key + " = " + std::to_string(*n) + ": must be <= " + std::to_string(kMaxSeeds));
+        } else {
+          for (int64_t i = 0; i < *n; ++i) s.seeds.push_back(i);
+        }
       } else if (const auto* a = node.as_array(); a != nullptr && !a->empty()) {
         for (const auto& e : *a) {
           const auto v = e.value<int64_t>();
@@ -197,6 +210,10 @@ void parse_variants(Problems& p, const toml::array& list, std::vector<Variant>& 
         if (auto name = get_as<std::string>(p, *leaf.node, leaf.at, "variant name", "a string")) {
           v.name = *name;
         }
+        continue;
+      }
+      if (leaf.key == "train.seed") {
+        p.add(leaf.at, kSeedHere);
         continue;
       }
       if (const auto value = canonical(p, leaf, *leaf.node)) v.sets.emplace_back(leaf.key, *value);
@@ -373,6 +390,7 @@ SweepSpec parse_spec_text(const std::string& text, const std::string& source) {
     if (k == "sweep" && node.is_table()) {
       parse_sweep(p, *node.as_table(), spec.sweep);
     } else if (k == "base" && node.is_table()) {
+      if (const auto* seed = (*node.as_table())["train"]["seed"].node()) p.add(seed->source(), kSeedHere);
       apply_toml_table(spec.base, *node.as_table(), source, p.lines);
     } else if (k == "grid" && node.is_table()) {
       std::vector<Leaf> leaves;

@@ -48,6 +48,25 @@ expect_error "README.md: not an HDF5 file" status README.md
 expect_error "README.md: not an HDF5 file" resume README.md
 expect_error "sweep spec /nonexistent/spec.toml: no such file" run /nonexistent/spec.toml -o /tmp/trm_bad_input_never.h5
 
+# Typos past any real run: bounded, said in one line, exit 2 (CLI11's own codes were 105-109).
+expect_error "hidden_size = 1000000000000: must be <= 65536" model --set hidden_size=1000000000000
+expect_error "--threads: 0: expected a whole number from 1 to 4096" train --spec configs/quick.toml --trial 0 --threads 0 --out /tmp/trm_bad_input_never
+expect_error "--threads: 100000: expected a whole number from 1 to 4096" train --spec configs/quick.toml --trial 0 --threads 100000 --out /tmp/trm_bad_input_never
+expect_error "--jobs: 0: expected a whole number from 1 to 4096" run configs/quick.toml -o /tmp/trm_bad_input_never.h5 --jobs 0
+expect_error "--gflops: nan: expected GFLOP/s from 0.001 to 1e+09" plan configs/quick.toml --gflops nan
+expect_error "'frobnicate' is not a verb; valid: parity, model, train, plan, run" frobnicate
+expect_error "spec is required (trm-sweep run --help lists the options)" run
+expect_error "--device gpu: valid: cpu, cuda (each rank binds one GPU of its node), cuda:N" \
+  run configs/quick.toml -o /tmp/trm_bad_input_never.h5 --device gpu
+expect_error "--device cuda:0: this rank sees no GPU" run configs/quick.toml -o /tmp/trm_bad_input_never.h5 --device cuda:0
+[ -e /tmp/trm_bad_input_never.h5 ] && { failed=$((failed + 1)); echo "FAIL: run with a bad --device wrote its results"; }
+spec=$(mktemp /tmp/trm_bad_input_spec.XXXXXX)
+printf '[sweep]\nseeds = 100000000\n' >"$spec"
+expect_error "sweep.seeds = 100000000: must be <= 10000" plan "$spec"
+printf '[base]\ntrain.seed = 5\n' >"$spec"
+expect_error ":2:14: train.seed: a trial's seed comes from [sweep] seeds (one trial per seed)" plan "$spec"
+rm -f "$spec"
+
 # A bad TRM_GEMM (the products' backend, core/gemm.h) fails before a file or trial is made.
 export TRM_GEMM=blas
 expect_error "TRM_GEMM=blas: unknown matrix-product backend; valid: onednn, aten" \
