@@ -791,14 +791,27 @@ int run_verb(const RunOptions& o, std::ostream& out, std::ostream& err) {
 namespace {
 
 // The file's report, with the state of the SLURM job that runs it when the file names one.
-std::string status_report(const storage::ResultsReader& reader, const storage::StatusOptions& so) {
+// `stale`: trials shown running although no process writes the file (its run was killed).
+std::string status_report(const storage::ResultsReader& reader, const storage::StatusOptions& so,
+                          bool* stale = nullptr) {
   std::string report = storage::format_status(reader, so);
+  int64_t cut_off = 0;
+  for (const auto& row : reader.trials()) cut_off += row.status == storage::TrialStatus::running;
+  if (cut_off > 0 && storage::results_writer_alive(reader.path())) cut_off = 0;
+  if (stale != nullptr) *stale = cut_off > 0;
   if (so.format == storage::StatusFormat::json) {
     const auto close = report.rfind('}');
     if (close != std::string::npos) {
-      report.insert(close, std::string(",\"slurm\":") + slurm_status_json(reader));
+      // cut_off: trials recorded running whose run is gone (0 while a run writes the file).
+      report.insert(close, ",\"cut_off\":" + std::to_string(cut_off) +
+                               ",\"slurm\":" + slurm_status_json(reader));
     }
     return report;
+  }
+  if (cut_off > 0) {
+    report += "no trm-sweep process is writing this file: the " + std::to_string(cut_off) +
+              " trial(s) shown running were cut off (their run was killed); `trm-sweep resume " +
+              reader.path() + "` continues them from their checkpoints\n";
   }
   return report + slurm_status_text(reader);
 }
@@ -820,7 +833,9 @@ int status_verb(const std::string& results, const std::string& format, double wa
   // --watch: redraw until no trial is pending or running (or Ctrl-C).
   while (true) {
     const storage::ResultsReader reader(results);
-    out << "\x1b[H\x1b[2J" << status_report(reader, so) << std::flush;
+    bool stale = false;
+    out << "\x1b[H\x1b[2J" << status_report(reader, so, &stale) << std::flush;
+    if (stale) return 0;  // nothing will change until someone resumes it
     bool active = false;
     for (const auto& row : reader.trials()) {
       active = active || row.status == storage::TrialStatus::pending ||

@@ -1,7 +1,10 @@
 #include "storage/results_writer.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -19,6 +22,20 @@
 namespace trm::storage {
 
 std::string journal_path(const std::string& results_path) { return results_path + ".journal"; }
+
+bool results_writer_alive(const std::string& results_path) {
+  const int fd = ::open(journal_path(results_path).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool alive = true;  // unknown counts as alive: never call a live run dead
+  if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
+    alive = false;
+    ::flock(fd, LOCK_UN);
+  } else if (errno != EWOULDBLOCK && errno != ENOLCK && errno != EOPNOTSUPP) {
+    alive = true;
+  }
+  ::close(fd);
+  return alive;
+}
 
 struct ResultsWriter::Impl {
   Impl(std::string p, Journal j) : path(std::move(p)), journal(std::move(j)), tables(path) {}

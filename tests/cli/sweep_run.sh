@@ -45,6 +45,9 @@ PY
 pid=$!
 wait_for_metrics "$work/b.h5"
 sleep 1
+"$bin" status "$work/b.h5" >"$work/b.status" 2>&1
+grep -q "running 1" "$work/b.status" && ! grep -q "no trm-sweep process" "$work/b.status" && ok ||
+  fail "status while the run writes the file: $(cat "$work/b.status")"
 kill -TERM $pid
 wait $pid
 rc=$?
@@ -57,10 +60,18 @@ rc=$?
 # kill -9 of the coordinator mid-sweep, then resume.
 "$bin" run "$spec" -o "$work/c.h5" >"$work/c.out" 2>&1 &
 pid=$!
-sleep 6
+wait_for_metrics "$work/c.h5"
+sleep 1
 kill -KILL $pid
 wait $pid 2>/dev/null
 sleep 2  # the orphaned child checkpoints on its SIGTERM and exits
+# status says the trial shown running was cut off, and --watch ends instead of counting forever.
+"$bin" status "$work/c.h5" >"$work/c.status" 2>&1
+grep -q "no trm-sweep process is writing this file: the 1 trial(s) shown running were cut off" \
+  "$work/c.status" && ok || fail "status after kill -9 of the run: $(cat "$work/c.status")"
+timeout 20 "$bin" status "$work/c.h5" --watch 1 >/dev/null 2>&1 && ok ||
+  fail "status --watch went on after the run was killed"
+"$bin" status "$work/a.h5" | grep -q "no trm-sweep process" && fail "a finished sweep called cut off" || ok
 "$bin" resume "$work/c.h5" >>"$work/c.out" 2>&1
 rc=$?
 [ $rc -eq 0 ] && ok || fail "resume after kill -9: exit $rc: $(tail -3 "$work/c.out")"
