@@ -11,9 +11,12 @@
 #include <sstream>
 
 #include "core/atomic_file.h"
+#include "core/crc32.h"
 #include "core/errors.h"
 #include "core/fields.h"
 #include "core/trainer.h"
+
+#include "core/crc32.h"
 
 namespace trm::core {
 
@@ -168,6 +171,12 @@ void Trainer::save_checkpoint(const std::string& path, const CheckpointExtras& e
 
 CheckpointExtras Trainer::load_checkpoint(const std::string& path) {
   const std::string bytes = read_file(path);
+  // LibTorch reads an archive without checking its entries' CRC-32: a flipped byte in a tensor
+  // would resume with silently wrong weights.
+  if (const auto damage = zip_damage(bytes); !damage.empty()) {
+    throw DataError("checkpoint " + path + " is corrupt (" + damage + "); it was left in place: "
+                    "move it away to start over, or use another --out");
+  }
   torch::serialize::InputArchive ar;
   try {
     ar.load_from(bytes.data(), bytes.size(), c10::Device(c10::kCPU));

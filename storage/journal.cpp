@@ -23,17 +23,6 @@ constexpr std::string_view kMagic = "TRMJRNL1";
 constexpr int64_t kFrame = 8;              // length + checksum
 constexpr uint32_t kMaxRecord = 1u << 30;  // larger lengths can only be damage
 
-constexpr std::array<uint32_t, 256> make_crc_table() {
-  std::array<uint32_t, 256> table{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    table[i] = c;
-  }
-  return table;
-}
-constexpr auto kCrcTable = make_crc_table();
-
 uint32_t load_u32(const char* p) {
   uint32_t v = 0;
   for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
@@ -75,12 +64,6 @@ void lock(int fd, const std::string& path) {
 }
 
 }  // namespace
-
-uint32_t crc32(std::string_view bytes) {
-  uint32_t c = 0xFFFFFFFFu;
-  for (const char b : bytes) c = kCrcTable[(c ^ static_cast<unsigned char>(b)) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
-}
 
 Journal::Journal(int fd, std::string path, int64_t size)
     : fd_(fd), path_(std::move(path)), size_(size) {}

@@ -11,10 +11,11 @@
 #include <string>
 #include <string_view>
 
+#include "core/crc32.h"
+
 namespace trm::storage {
 
-// CRC-32 (IEEE 802.3, as zlib).
-uint32_t crc32(std::string_view bytes);
+using core::crc32;  // CRC-32 (IEEE 802.3, as zlib) of each record
 
 class Journal {
  public:

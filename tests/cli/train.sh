@@ -147,6 +147,19 @@ head -c 3000 "$work/straight/checkpoint.pt" >"$work/corrupt/checkpoint.pt"
 cp "$work/corrupt/checkpoint.pt" "$work/corrupt.copy"
 expect_error "checkpoint $work/corrupt/checkpoint.pt is corrupt" --config "$work/tiny.toml" --out "$work/corrupt"
 cmp -s "$work/corrupt/checkpoint.pt" "$work/corrupt.copy" && ok || fail "the corrupt checkpoint was modified"
+# Whole but with 64 bytes flipped inside a tensor: LibTorch loads that without a word; the zip
+# entries' CRC-32 are checked first (it resumed with wrong weights before).
+mkdir -p "$work/flipped"
+/usr/bin/python3 - "$work/straight/checkpoint.pt" "$work/flipped/checkpoint.pt" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+for i in range(len(b) // 2, len(b) // 2 + 64):
+    b[i] ^= 0xFF
+open(sys.argv[2], "wb").write(b)
+PY
+cp "$work/flipped/checkpoint.pt" "$work/flipped.copy"
+expect_error "checkpoint $work/flipped/checkpoint.pt is corrupt (entry 'archive/data/" --config "$work/tiny.toml" --out "$work/flipped"
+cmp -s "$work/flipped/checkpoint.pt" "$work/flipped.copy" && ok || fail "the flipped checkpoint was modified"
 # A checkpoint of another config is refused, naming the field, and also left in place.
 cp "$work/straight/checkpoint.pt" "$work/straight.ckpt"
 expect_error_lines 4 "checkpoint: train.lr = 0.001" --config "$work/tiny.toml" --set train.lr=0.002 --out "$work/straight"
