@@ -108,11 +108,40 @@ storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec&
   if (w.rebuilt()) err << "results file rebuilt from its journal (its last writer did not close it, or the file was copied or replaced since)\n";
   std::set<std::string> known;
   for (const auto& row : w.trials()) known.insert(row.id);
+  if (o.spec.empty()) {
+    // Trials that `run SPEC --extend` added are not in the spec stored at creation: resume alone
+    // would leave the unfinished ones out without a word.
+    std::set<std::string> stored;
+    for (const auto& c : cells) stored.insert(c.trial->id);
+    int64_t outside = 0;
+    for (const auto& row : w.trials()) {
+      const bool final = row.status == storage::TrialStatus::done ||
+                         row.status == storage::TrialStatus::oom ||
+                         row.status == storage::TrialStatus::oom_predicted;
+      if (!stored.count(row.id) && !final) ++outside;
+    }
+    if (outside > 0 && o.shard_count == 1) {
+      throw ConfigError(o.results + ": " + std::to_string(outside) +
+                        " unfinished trial(s) were added by `run SPEC --extend` and are not in "
+                        "the spec stored with the file; continue with that SPEC: `trm-sweep run "
+                        "SPEC -o " + o.results + " --extend`");
+    }
+  }
   std::vector<storage::TrialDefinition> added;
   for (const auto& c : cells) {
     if (!known.count(c.trial->id)) added.push_back(definition_of(c));
   }
   if (w.header().spec_hash != spec.hash || !added.empty()) {
+    if (o.spec.empty()) {  // resume: the spec is the file's own, so the file disagrees with itself
+      throw ConfigError(o.results + ": its stored spec does not match the file (" +
+                        (w.header().spec_hash != spec.hash
+                             ? "its hash is " + spec.hash + ", the file records " +
+                                   w.header().spec_hash
+                             : std::to_string(added.size()) +
+                                   " of the stored spec's trials are not in it") +
+                        "): the file was changed by something other than trm-sweep, or written "
+                        "by a version that expands specs differently; nothing was run");
+    }
     if (!o.extend) {
       throw ConfigError(o.results + " was made by another sweep spec (" +
                         std::to_string(added.size()) +

@@ -140,4 +140,26 @@ rc=$?
 rc=$?
 [ $rc -eq 0 ] && "$bin" status "$work/a.h5" | grep -q "done 6" && ok || fail "--extend: exit $rc: $(tail -3 "$work/e.out")"
 
+# An --extend stopped mid-way: `resume` alone knows only the spec stored at creation, so it says
+# to continue with the extended spec instead of leaving the new cells out; that finishes it.
+"$bin" run "$work/bigger.toml" -o "$work/b.h5" --extend >"$work/x.out" 2>&1 &
+pid=$!
+for _ in $(seq 300); do
+  [ "$(find "$work/b.h5.trials" -name metrics.jsonl -newer "$work/x.out" | wc -l)" -ge 1 ] && break
+  sleep 0.1
+done
+sleep 1
+kill -TERM $pid
+wait $pid
+rc=$?
+[ $rc -eq 5 ] && ok || fail "SIGTERM during --extend: exit $rc (want 5): $(tail -3 "$work/x.out")"
+"$bin" resume "$work/b.h5" >"$work/x2.out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q "were added by \`run SPEC --extend\` and are not in the spec stored" "$work/x2.out" &&
+  ok || fail "resume after a stopped --extend: exit $rc: $(cat "$work/x2.out")"
+"$bin" run "$work/bigger.toml" -o "$work/b.h5" --extend >"$work/x3.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && "$bin" status "$work/b.h5" | grep -q "done 6" && ok ||
+  fail "--extend again after the stop: exit $rc: $(tail -3 "$work/x3.out")"
+
 summary
