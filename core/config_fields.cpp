@@ -61,7 +61,12 @@ int64_t parse_byte_size(std::string_view key, std::string_view text) {
     throw ConfigError(std::string(key) + " = \"" + s +
                       "\": expected a positive size such as 512M, 48G or 1073741824");
   }
-  return static_cast<int64_t>(value * scale);
+  // A budget is at least a megabyte (below, LibTorch alone does not start) and at most 1 PiB.
+  const double bytes = value * scale;
+  if (bytes < 1024.0 * 1024 || bytes > 1024.0 * 1024 * 1024 * 1024 * 1024) {
+    throw ConfigError(std::string(key) + " = \"" + s + "\": valid range 1M to 1024T");
+  }
+  return static_cast<int64_t>(bytes);
 }
 
 namespace {

@@ -18,6 +18,12 @@ std::vector<storage::TableRequest> requests(const ExportCli& o,
                                             const storage::ResultsReader& reader) {
   if ((!o.rows.empty() || !o.cols.empty()) && o.kind != "grid")
     throw ConfigError("--rows and --cols describe a grid table: add --kind grid");
+  if (o.kind == "grid" && !o.rows.empty() && o.rows == o.cols)
+    throw ConfigError("--rows and --cols are both " + o.rows + ": a grid needs two different axes");
+  if (o.metric_given && o.metric.empty())
+    throw ConfigError("--metric is empty: give a metric, e.g. --metric exact_accuracy");
+  if (o.kind == "raw" && !o.metric.empty())
+    throw ConfigError("--metric " + o.metric + ": a raw table lists every metric; drop --metric");
   std::vector<storage::TableRequest> tables;
   if (!o.kind.empty()) {
     storage::TableRequest r;

@@ -14,6 +14,7 @@ struct ExportCli {
   std::string kind;                 // --kind ablation|grid|raw: a table not in the spec
   std::string rows, cols;           // --rows, --cols: the grid's axes (config keys)
   std::string metric;               // --metric: overrides the tables' metric
+  bool metric_given = false;        // --metric was on the command line (even as "")
   std::string format = "md";        // md | csv | latex | json | html
   std::string out;                  // -o FILE; "" = stdout
   bool force = false;               // --force: -o may replace an existing file

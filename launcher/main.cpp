@@ -206,7 +206,7 @@ int main(int argc, char** argv) {
                        "a table the spec does not declare: ablation, grid or raw");
   exporter->add_option("--rows", export_options.rows, "grid: the config key of the rows");
   exporter->add_option("--cols", export_options.cols, "grid: the config key of the columns");
-  exporter->add_option("--metric", export_options.metric,
+  auto* metric_option = exporter->add_option("--metric", export_options.metric,
                        "exact_accuracy (default), best_exact_accuracy, accuracy, ...");
   exporter->add_option("--format", export_options.format, "md, csv, latex, json or html")
       ->capture_default_str();
@@ -242,6 +242,7 @@ int main(int argc, char** argv) {
   return trm::launcher::run_guarded("trm-sweep", [&] {
     if (parity->parsed()) return trm::launcher::parity_verb(fixtures_dir, verbose, std::cout);
     if (model->parsed()) return trm::launcher::model_verb(preset, model_sets, std::cout);
+    export_options.metric_given = metric_option->count() > 0;
     if (run->parsed()) return trm::launcher::run_verb(run_options, std::cout, std::cerr);
     if (resume->parsed()) return trm::launcher::run_verb(resume_options, std::cout, std::cerr);
     if (submit->parsed())

@@ -55,7 +55,10 @@ namespace {
 
 std::string md_escape(const std::string& s) {
   std::string out;
-  for (const char c : s) out += c == '|' ? std::string("\\|") : std::string(1, c);
+  // A line break would end the table row: cells stay on one line.
+  for (const char c : s) {
+    out += c == '|' ? std::string("\\|") : c == '\n' || c == '\r' ? std::string(" ") : std::string(1, c);
+  }
   return out;
 }
 
@@ -183,7 +186,12 @@ std::string tex_escape(const std::string& s) {
                                                                        {"±", "$\\pm$"},
                                                                        {"·", "$\\cdot$"},
                                                                        {"×", "$\\times$"},
-                                                                       {"—", "---"}};
+                                                                       {"—", "---"},
+                                                                       {"<", "\\textless{}"},
+                                                                       {">", "\\textgreater{}"},
+                                                                       {"|", "\\textbar{}"},
+                                                                       {"\n", " "},
+                                                                       {"\r", " "}};
   std::string out;
   for (size_t i = 0; i < s.size();) {
     bool hit = false;

@@ -218,6 +218,12 @@ void parse_variants(Problems& p, const toml::array& list, std::vector<Variant>& 
       }
       if (const auto value = canonical(p, leaf, *leaf.node)) v.sets.emplace_back(leaf.key, *value);
     }
+    if (v.name.size() > kMaxVariantName) {
+      // The results file keeps 256 bytes of a trial's name, " seed=N" included: two names that
+      // differ only further on would look the same in every table.
+      p.add(t->source(), "[[variant]] name is " + std::to_string(v.name.size()) +
+                             " bytes long; at most " + std::to_string(kMaxVariantName));
+    }
     if (v.name.empty()) {
       p.add(t->source(), "[[variant]] without a name: add name = \"w/ ...\"");
     } else if (!names.insert(v.name).second) {

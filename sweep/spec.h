@@ -15,6 +15,7 @@ namespace trm::sweep {
 // Limits that catch typos before anything is built: `seeds = 100000000` expanded for minutes.
 constexpr int64_t kMaxSeeds = 10000;
 constexpr int64_t kMaxTrials = 1000000;
+constexpr size_t kMaxVariantName = 200;
 
 // What to do with a cell whose predicted peak memory exceeds the device (or the budget).
 enum class OomPolicy { skip, run };

@@ -76,6 +76,10 @@ expect_error "kind = 'heatmap': valid kinds: ablation, grid, raw" export "$work/
 expect_error "--rows and --cols describe a grid table: add --kind grid" \
   export "$work/grid.h5" --rows model.h_cycles
 expect_error "/nonexistent/sweep.h5" export /nonexistent/sweep.h5
+expect_error "--metric is empty" export "$work/grid.h5" --metric ""
+expect_error "--metric accuracy: a raw table lists every metric" export "$work/grid.h5" --kind raw --metric accuracy
+expect_error "--rows and --cols are both model.h_cycles" \
+  export "$work/grid.h5" --kind grid --rows model.h_cycles --cols model.h_cycles
 # -o never lands on the results file, its journal, another HDF5 file or a folder, and replaces an
 # existing file only with --force; a refused export leaves every file as it was.
 cp "$work/grid.h5" "$work/copy.h5"

@@ -121,6 +121,33 @@ TEST(Export, CellsAreMeanAndStdOverSeedsWithNAndMissingSeedsFlagged) {
             std::string::npos);
 }
 
+// A name with a line break, a bar and angle brackets stays in its cell: one table row in
+// Markdown, and LaTeX's own commands (its text fonts print < > | as other glyphs).
+TEST(Export, NamesWithLineBreaksBarsAndAngleBracketsStayInTheirCell) {
+  const TempDir dir;
+  const std::string path = dir.file("names.h5");
+  exporttest::write_sample(path, "empty",
+                           "[base]\nmodel.hidden_size = 64\n\n[[variant]]\nname = \"a<b>|c\\nd\"\n"
+                           "model.l_cycles = 3\n");
+  {
+    auto w = ResultsWriter::open(path);
+    for (auto row : w.trials()) {
+      row.status = TrialStatus::done;
+      row.step = row.total_steps;
+      row.final_exact_accuracy = 0.5;
+      w.update_trial(row);
+    }
+  }
+  const ResultsReader reader(path);
+  TableRequest raw;
+  raw.kind = "raw";
+  raw.name = "raw";
+  const std::string md = export_tables(reader, {raw}, ExportFormat::md);
+  EXPECT_NE(md.find("| a<b>\\|c d |"), std::string::npos) << md;
+  const std::string tex = export_tables(reader, {raw}, ExportFormat::latex);
+  EXPECT_NE(tex.find("a\\textless{}b\\textgreater{}\\textbar{}c d"), std::string::npos) << tex;
+}
+
 TEST(Export, AblationRowsShowDepthForwardPassesAndParameters) {
   const Sample s("ablation");
   const std::string md = s.all(ExportFormat::md);
