@@ -194,6 +194,9 @@ LoopEnd train_loop(Trainer& trainer, MetricSink& sink, const LoopControl& contro
   auto checkpoint = [&] {
     if (control.checkpoint) control.checkpoint();
   };
+  // Resumed at or past --stop-at: stop where it is (it trained one more step before).
+  if (control.stop_at_step > 0 && trainer.step() >= control.stop_at_step && trainer.step() < total)
+    return LoopEnd::stopped;
   while (trainer.step() < total) {
     sink.on_train(trainer.train_step());
     const int64_t step = trainer.step();
@@ -215,8 +218,10 @@ LoopEnd train_loop(Trainer& trainer, MetricSink& sink, const LoopControl& contro
       return LoopEnd::stopped;
     }
   }
-  sink.on_eval(trainer.evaluate());
+  // The checkpoint first: it records the metrics up to here, so running a finished trial again
+  // evaluates once more and writes the same last line in place of the old one, not a second.
   checkpoint();
+  sink.on_eval(trainer.evaluate());
   return LoopEnd::finished;
 }
 

@@ -122,6 +122,7 @@ int main(int argc, char** argv) {
   train->add_option("--spec", spec_file, "a sweep spec; with --trial, train that trial's config")
       ->excludes("--config");
   train->add_option("--trial", trial_index, "index of the trial in --spec (see `plan`)")
+      ->check(whole_number(0, kMaxCount))
       ->needs("--spec");
   train->add_option("--set", train_sets,
                     "override a key after the file: section.key=value, e.g. model.l_cycles=4");

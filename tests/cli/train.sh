@@ -71,6 +71,14 @@ last=$(tail -n 1 "$work/straight.out")
 result() { tail -n 1 "$1" | sed 's/ peak_rss_bytes=[0-9]*//'; }
 [ "$(result "$work/resumed.out")" = "$(result "$work/straight.out")" ] && ok ||
   fail "the resumed run reports another result"
+# A finished trial run again: the same result and weights, and its last evaluation written in
+# place of the old one (it was appended a second time).
+run --out "$work/resumed" >"$work/again.out" 2>/dev/null
+rc=$?
+[ $rc -eq 0 ] && [ "$(result "$work/again.out")" = "$(result "$work/straight.out")" ] &&
+  cmp -s "$work/straight/weights.pt" "$work/resumed/weights.pt" &&
+  [ "$(strip "$work/straight/metrics.jsonl")" = "$(strip "$work/resumed/metrics.jsonl")" ] && ok ||
+  fail "a finished trial run again: exit $rc, $(wc -l <"$work/resumed/metrics.jsonl") metrics lines (want 43)"
 
 # --- a stop request that comes while the trial starts ------------------------------------
 # A sweep's trial process starts with SIGTERM blocked until its handler is in place: one sent
