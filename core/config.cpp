@@ -36,7 +36,8 @@ ModelConfig trm_attention_config() {
 }
 
 int64_t swiglu_inter(int64_t h, double expansion) {
-  const auto raw = static_cast<int64_t>(std::nearbyint(expansion * static_cast<double>(h) * 2.0 / 3.0));
+  const auto raw =
+      static_cast<int64_t>(std::nearbyint(expansion * static_cast<double>(h) * 2.0 / 3.0));
   return (raw + 255) / 256 * 256;
 }
 
@@ -69,8 +70,8 @@ std::vector<std::string> config_problems(const ModelConfig& c) {
   within("num_puzzle_identifiers", c.num_puzzle_identifiers, 1, int64_t{1} << 31);
   within("halt_max_steps", c.halt_max_steps, 1, int64_t{1} << 16);
   if (c.hidden_size >= 1 && c.num_heads >= 1 && c.hidden_size % c.num_heads != 0) {
-    p.push_back(show("hidden_size", c.hidden_size) + ": must be divisible by num_heads = " +
-                std::to_string(c.num_heads));
+    p.push_back(show("hidden_size", c.hidden_size) +
+                ": must be divisible by num_heads = " + std::to_string(c.num_heads));
   }
   if (c.mixer == TokenMixer::attention && c.pos_encodings == PosEncoding::rope &&
       c.hidden_size % c.num_heads == 0 && c.head_dim() % 2 != 0) {

@@ -20,7 +20,8 @@ constexpr auto kCrcTable = make_crc_table();
 
 uint64_t le(std::string_view b, size_t at, int bytes) {
   uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<size_t>(i)]);
+  for (int i = bytes - 1; i >= 0; --i)
+    v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<size_t>(i)]);
   return v;
 }
 

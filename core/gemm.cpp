@@ -56,8 +56,9 @@ const char* gemm_backend_for(const char* trm_gemm, bool built_with_onednn) {
   if (v == "aten") return "aten";
   if (v == "onednn" && built_with_onednn) return "onednn";
   if (v == "onednn")
-    throw ConfigError("TRM_GEMM=onednn: this build has no oneDNN (libdnnl-dev was not installed "
-                      "when it was configured, or -DTRM_ONEDNN=OFF); valid here: aten");
+    throw ConfigError(
+        "TRM_GEMM=onednn: this build has no oneDNN (libdnnl-dev was not installed "
+        "when it was configured, or -DTRM_ONEDNN=OFF); valid here: aten");
   throw ConfigError("TRM_GEMM=" + v + ": unknown matrix-product backend; valid: onednn, aten");
 }
 

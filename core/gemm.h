@@ -15,10 +15,10 @@ at::Tensor gemm(const at::Tensor& a, const at::Tensor& b);
 
 // The same library on raw row-major float32 memory: c [M, N] (rows ldc apart) = op(a) op(b), or
 // c += op(a) op(b) with `accumulate`, where op is the identity for 'N' and the transpose for 'T',
-// and lda, ldb are the stored rows' strides. Only while raw_sgemm_available() (oneDNN is the backend); called inside a parallel
-// region it runs on the calling thread alone. Throws OutOfMemoryError when oneDNN cannot
-// allocate its work buffers. The fused token-MLP node (core/swiglu_function.cpp) uses it per
-// block of columns.
+// and lda, ldb are the stored rows' strides. Only while raw_sgemm_available() (oneDNN is the
+// backend); called inside a parallel region it runs on the calling thread alone. Throws
+// OutOfMemoryError when oneDNN cannot allocate its work buffers. The fused token-MLP node
+// (core/swiglu_function.cpp) uses it per block of columns.
 bool raw_sgemm_available();
 // Runs oneDNN's sgemm once in every operand layout, each way of adding to C, so that its JIT
 // kernels are built now (set_cpu_memory_budget calls it before it limits the heap: under

@@ -16,8 +16,6 @@
 #include "core/fields.h"
 #include "core/trainer.h"
 
-#include "core/crc32.h"
-
 namespace trm::core {
 
 namespace {
@@ -174,7 +172,8 @@ CheckpointExtras Trainer::load_checkpoint(const std::string& path) {
   // LibTorch reads an archive without checking its entries' CRC-32: a flipped byte in a tensor
   // would resume with silently wrong weights.
   if (const auto damage = zip_damage(bytes); !damage.empty()) {
-    throw DataError("checkpoint " + path + " is corrupt (" + damage + "); it was left in place: "
+    throw DataError("checkpoint " + path + " is corrupt (" + damage +
+                    "); it was left in place: "
                     "move it away to start over, or use another --out");
   }
   torch::serialize::InputArchive ar;

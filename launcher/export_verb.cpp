@@ -54,14 +54,16 @@ void check_output(const ExportCli& o) {
   if (fs::is_directory(target)) throw ConfigError(what + "is a folder; give a file name");
   for (const auto& own : {o.results, storage::journal_path(o.results)}) {
     if (fs::equivalent(o.out, own, ec)) {
-      throw ConfigError(what + "is " + (own == o.results ? "the results file" : "the results file's journal") +
+      throw ConfigError(what + "is " +
+                        (own == o.results ? "the results file" : "the results file's journal") +
                         " being exported; write the tables to another file");
     }
   }
   std::ifstream in(o.out, std::ios::binary);
   char signature[8] = {};
   in.read(signature, sizeof signature);
-  if (in.gcount() == 8 && std::string_view(signature, 8) == std::string_view("\x89HDF\r\n\x1a\n", 8)) {
+  if (in.gcount() == 8 &&
+      std::string_view(signature, 8) == std::string_view("\x89HDF\r\n\x1a\n", 8)) {
     throw ConfigError(what + "is an HDF5 file (a results file?); write the tables to another file");
   }
   if (!o.force) throw ConfigError(what + "already exists; add --force to replace it");

@@ -207,8 +207,9 @@ int main(int argc, char** argv) {
                        "a table the spec does not declare: ablation, grid or raw");
   exporter->add_option("--rows", export_options.rows, "grid: the config key of the rows");
   exporter->add_option("--cols", export_options.cols, "grid: the config key of the columns");
-  auto* metric_option = exporter->add_option("--metric", export_options.metric,
-                       "exact_accuracy (default), best_exact_accuracy, accuracy, ...");
+  auto* metric_option =
+      exporter->add_option("--metric", export_options.metric,
+                           "exact_accuracy (default), best_exact_accuracy, accuracy, ...");
   exporter->add_option("--format", export_options.format, "md, csv, latex, json or html")
       ->capture_default_str();
   exporter->add_option("-o,--out", export_options.out,
@@ -229,14 +230,16 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
     if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
       std::string verbs;
-      for (const auto* verb : app.get_subcommands({})) verbs += (verbs.empty() ? "" : ", ") + verb->get_name();
+      for (const auto* verb : app.get_subcommands({}))
+        verbs += (verbs.empty() ? "" : ", ") + verb->get_name();
       std::cerr << "trm-sweep: error: '" << argv[1] << "' is not a verb; valid: " << verbs << "\n";
       return 2;
     }
     // One line, exit 2, like every other mistake (CLI11's own codes were 105-109).
-    std::cerr << "trm-sweep: error: " << e.what() << " (trm-sweep " <<
-        (app.get_subcommands().empty() ? std::string("--help")
-                                       : app.get_subcommands().front()->get_name() + " --help")
+    std::cerr << "trm-sweep: error: " << e.what() << " (trm-sweep "
+              << (app.get_subcommands().empty()
+                      ? std::string("--help")
+                      : app.get_subcommands().front()->get_name() + " --help")
               << " lists the options)\n";
     return 2;
   }

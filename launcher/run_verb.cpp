@@ -105,7 +105,9 @@ storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec&
     return storage::ResultsWriter::create(o.results, h, defs);
   }
   auto w = storage::ResultsWriter::open(o.results);
-  if (w.rebuilt()) err << "results file rebuilt from its journal (its last writer did not close it, or the file was copied or replaced since)\n";
+  if (w.rebuilt())
+    err << "results file rebuilt from its journal (its last writer did not close it, or the file "
+           "was copied or replaced since)\n";
   std::set<std::string> known;
   for (const auto& row : w.trials()) known.insert(row.id);
   if (o.spec.empty()) {
@@ -124,7 +126,8 @@ storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec&
       throw ConfigError(o.results + ": " + std::to_string(outside) +
                         " unfinished trial(s) were added by `run SPEC --extend` and are not in "
                         "the spec stored with the file; continue with that SPEC: `trm-sweep run "
-                        "SPEC -o " + o.results + " --extend`");
+                        "SPEC -o " +
+                        o.results + " --extend`");
     }
   }
   std::vector<storage::TrialDefinition> added;
@@ -133,14 +136,13 @@ storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec&
   }
   if (w.header().spec_hash != spec.hash || !added.empty()) {
     if (o.spec.empty()) {  // resume: the spec is the file's own, so the file disagrees with itself
-      throw ConfigError(o.results + ": its stored spec does not match the file (" +
-                        (w.header().spec_hash != spec.hash
-                             ? "its hash is " + spec.hash + ", the file records " +
-                                   w.header().spec_hash
-                             : std::to_string(added.size()) +
-                                   " of the stored spec's trials are not in it") +
-                        "): the file was changed by something other than trm-sweep, or written "
-                        "by a version that expands specs differently; nothing was run");
+      throw ConfigError(
+          o.results + ": its stored spec does not match the file (" +
+          (w.header().spec_hash != spec.hash
+               ? "its hash is " + spec.hash + ", the file records " + w.header().spec_hash
+               : std::to_string(added.size()) + " of the stored spec's trials are not in it") +
+          "): the file was changed by something other than trm-sweep, or written "
+          "by a version that expands specs differently; nothing was run");
     }
     if (!o.extend) {
       throw ConfigError(o.results + " was made by another sweep spec (" +
@@ -685,7 +687,7 @@ class Coordinator {
   std::vector<Slot> slots_;
   std::map<int64_t, Active> active_;
   std::map<int64_t, std::string> dir_after_loss_;
-  std::map<int64_t, int64_t> first_attempt_;  // --retry-failed: attempts before this run
+  std::map<int64_t, int64_t> first_attempt_;            // --retry-failed: attempts before this run
   std::vector<std::pair<Slot*, Assignment>> assigned_;  // this round's, not yet handed out
   bool stopping_ = false, any_failed_ = false, any_interrupted_ = false;
   bool live_ = false, shown_ = false;

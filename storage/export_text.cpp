@@ -57,7 +57,9 @@ std::string md_escape(const std::string& s) {
   std::string out;
   // A line break would end the table row: cells stay on one line.
   for (const char c : s) {
-    out += c == '|' ? std::string("\\|") : c == '\n' || c == '\r' ? std::string(" ") : std::string(1, c);
+    out += c == '|'                 ? std::string("\\|")
+           : c == '\n' || c == '\r' ? std::string(" ")
+                                    : std::string(1, c);
   }
   return out;
 }

@@ -9,13 +9,13 @@
 #include <set>
 #include <thread>
 
+#include "core/config_fields.h"
 #include "storage/file_ops.h"
 #include "storage/h5_layout.h"
 #include "storage/journal.h"
 #include "storage/journal_export.h"
 #include "storage/journal_records.h"
 #include "storage/results_build.h"
-#include "core/config_fields.h"
 #include "storage/results_reader.h"
 #include "storage/storage_error.h"
 
@@ -248,7 +248,8 @@ struct JournalContents {
     }
   }
   void operator()(const TrialRow& r) {
-    if (r.index >= 0 && r.index < static_cast<int64_t>(rows.size())) rows[static_cast<size_t>(r.index)] = r;
+    if (r.index >= 0 && r.index < static_cast<int64_t>(rows.size()))
+      rows[static_cast<size_t>(r.index)] = r;
   }
   void operator()(const TrainBatch& r) { grow(train, r.trial, r.records.size()); }
   void operator()(const EvalBatch& r) { grow(eval, r.trial, r.records.size()); }
@@ -256,7 +257,8 @@ struct JournalContents {
   void operator()(const ClosedRecord&) {}
 
   static void grow(std::vector<int64_t>& n, int64_t trial, size_t rows) {
-    if (trial >= 0 && trial < static_cast<int64_t>(n.size())) n[static_cast<size_t>(trial)] += static_cast<int64_t>(rows);
+    if (trial >= 0 && trial < static_cast<int64_t>(n.size()))
+      n[static_cast<size_t>(trial)] += static_cast<int64_t>(rows);
   }
 };
 
@@ -347,7 +349,8 @@ ResultsWriter ResultsWriter::open(const std::string& path) {
       throw StorageError(jpath + " holds less than " + path + ": " + why +
                          ". So it is not this file's journal, or it was cut short; nothing was "
                          "changed. To continue from the file, move the journal aside (mv " +
-                         jpath + " " + jpath + ".old): the next resume writes a new one from the "
+                         jpath + " " + jpath +
+                         ".old): the next resume writes a new one from the "
                          "file.");
     }
   }

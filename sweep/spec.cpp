@@ -396,7 +396,8 @@ SweepSpec parse_spec_text(const std::string& text, const std::string& source) {
     if (k == "sweep" && node.is_table()) {
       parse_sweep(p, *node.as_table(), spec.sweep);
     } else if (k == "base" && node.is_table()) {
-      if (const auto* seed = (*node.as_table())["train"]["seed"].node()) p.add(seed->source(), kSeedHere);
+      if (const auto* seed = (*node.as_table())["train"]["seed"].node())
+        p.add(seed->source(), kSeedHere);
       apply_toml_table(spec.base, *node.as_table(), source, p.lines);
     } else if (k == "grid" && node.is_table()) {
       std::vector<Leaf> leaves;

@@ -11,9 +11,7 @@
 #include "core/state_dict.h"
 
 namespace trm::core {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 // Test names show the fixture's name, not its bytes.
 void PrintTo(const Fixture& f, std::ostream* os) { *os << f.name; }
@@ -72,7 +70,7 @@ TEST(ReferenceStateDict, LoadsEveryCheckpointOfTheFixtureFolder) {
       const auto it = reference.find("param/model.inner." + name);
       ASSERT_NE(it, reference.end()) << name;
       at::Tensor ours = model->named_parameters().contains(name) ? model->named_parameters()[name]
-                                                                  : model->named_buffers()[name];
+                                                                 : model->named_buffers()[name];
       EXPECT_TRUE(at::equal(ours, it->second)) << name;
     }
     ++loaded;

@@ -50,7 +50,8 @@ TEST(Ema, EvaluationUnderTheShadowUsesItAndRestoresTheTrainingWeights) {
   {
     Ema::Applied applied(ema, model);
     EXPECT_TRUE(at::equal(model->trainable_parameters()[0], shadow_copy));
-    EXPECT_TRUE(at::equal(model->puzzle_emb()->weights, puzzle_table)) << "buffers are not averaged";
+    EXPECT_TRUE(at::equal(model->puzzle_emb()->weights, puzzle_table))
+        << "buffers are not averaged";
   }
   EXPECT_TRUE(at::equal(model->trainable_parameters()[0], trained));
   EXPECT_TRUE(at::equal(ema.shadow()[0], shadow_copy));

@@ -200,7 +200,8 @@ TEST(ResultsFile, AnOlderCopyOfTheFileIsRebuiltButAJournalHoldingLessIsRefused) 
     w.update_trial(done);
   }
   std::filesystem::copy_file(path, dir.file("newer.h5"));
-  std::filesystem::copy_file(dir.file("older.h5"), path, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(dir.file("older.h5"), path,
+                             std::filesystem::copy_options::overwrite_existing);
   {
     ResultsWriter w = ResultsWriter::open(path);
     EXPECT_TRUE(w.rebuilt());
@@ -209,8 +210,10 @@ TEST(ResultsFile, AnOlderCopyOfTheFileIsRebuiltButAJournalHoldingLessIsRefused) 
   }
 
   // The journal cut back to its state before the trial ran: the file leads it.
-  std::filesystem::copy_file(dir.file("newer.h5"), path, std::filesystem::copy_options::overwrite_existing);
-  std::filesystem::copy_file(dir.file("shorter.journal"), jpath, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(dir.file("newer.h5"), path,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(dir.file("shorter.journal"), jpath,
+                             std::filesystem::copy_options::overwrite_existing);
   const std::string file_before = bytes_of(path), journal_before = bytes_of(jpath);
   try {
     ResultsWriter::open(path);
