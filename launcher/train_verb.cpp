@@ -2,7 +2,9 @@
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
@@ -18,6 +20,7 @@
 #include <fstream>
 #include <iomanip>
 #include <sstream>
+#include <thread>
 
 #include "core/config_fields.h"
 #include "core/errors.h"
@@ -192,6 +195,33 @@ void install_stop_signals() {
   pthread_sigmask(SIG_UNBLOCK, &stop_signal, nullptr);
 }
 
+// Holds `dir`/lock (flock, released when the process ends) and returns its descriptor; waits
+// while another process holds it. -1 when a stop signal came first; ConfigError after 120 s.
+static int lock_folder(const fs::path& dir, std::ostream& progress) {
+  const std::string path = (dir / "lock").string();
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return INT32_MAX;  // no lock where the folder cannot hold one: as before
+  const auto start = std::chrono::steady_clock::now();
+  bool said = false;
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) return fd;  // no flock here (ENOLCK, ...)
+    if (g_stop_signal != 0) return -1;
+    if (!said) {
+      progress << "waiting for the process still training in " << dir.string()
+               << " to stop (a run that was killed leaves it finishing its checkpoint)\n";
+      said = true;
+    }
+    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(120)) {
+      ::close(fd);
+      throw ConfigError("--out " + dir.string() +
+                        ": another process is training in this folder (it holds " + path +
+                        "); stop it or use another --out");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return fd;
+}
+
 int train_verb(const core::TrialConfig& config, const TrainOptions& options, std::ostream& out,
                std::ostream& progress) {
   if (options.out_dir.empty()) throw ConfigError("--out DIR is required");
@@ -214,6 +244,12 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
   }
   const std::string checkpoint = (dir / "checkpoint.pt").string();
   const std::string metrics = (dir / "metrics.jsonl").string();
+  // One process per folder. After a kill -9 of a sweep's `run`, its trial process is still
+  // writing its last checkpoint when `resume` starts the trial again in the same folder: the two
+  // interleaved their metrics (a resumed sweep then differed from a straight one). The newcomer
+  // waits for the folder's lock, up to two minutes, then gives up.
+  const int lock = lock_folder(dir, progress);
+  if (lock < 0) return kExitStopped;  // a stop signal came while it waited
 
   const core::TrialData data = core::make_trial_data(config.data);
   core::Trainer trainer(config, data, device);

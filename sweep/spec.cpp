@@ -354,6 +354,16 @@ void parse_tables(Problems& p, const toml::array& list, std::vector<TableSpec>& 
     if (spec.kind == "grid" && (spec.rows.empty() || spec.cols.empty())) {
       p.add(t->source(), "[[table]] of kind grid needs rows and cols (two config keys)");
     }
+    if (spec.kind == "grid" && !spec.rows.empty() && spec.rows == spec.cols) {
+      p.add(t->source(), "[[table]] \"" + spec.name + "\": rows and cols are both " + spec.rows +
+                             "; a grid needs two different keys");
+    }
+    for (const auto& earlier : out) {
+      if (!spec.name.empty() && earlier.name == spec.name) {
+        p.add(t->source(), "[[table]] name \"" + spec.name + "\" is used twice (`export --table` "
+                           "picks tables by name)");
+      }
+    }
     out.push_back(std::move(spec));
   }
 }

@@ -1,7 +1,7 @@
-# Shared by the CLI test scripts: a scratch folder removed on exit, pass/fail counting and the
+# Shared by the CLI test scripts: a scratch folder removed on exit (kept with TRM_KEEP_WORK=1), pass/fail counting and the
 # summary line. Usage: source "$(dirname "$0")/common.sh" NAME  (sets $work)
 work=$(mktemp -d "/tmp/trm_$1.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${TRM_KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 passed=0
 failed=0
 ok() { passed=$((passed + 1)); }

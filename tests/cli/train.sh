@@ -97,6 +97,29 @@ if [ $rc_early -eq 5 ] && grep -q "stopped at step 1/40 (signal 15)" "$work/earl
   fail "a SIGTERM pending at start: exit $rc_early (want 5), $(tail -n 2 "$work/early.out" "$work/early.err")"
 fi
 
+# --- one process per --out folder ------------------------------------------------------------
+# After a kill -9 of a sweep's run, its trial is still writing its last checkpoint when resume
+# starts the trial again in the same folder: the newcomer waits for it, then continues from that
+# checkpoint (the two interleaved their metrics before).
+"$bin" train --config "$work/tiny.toml" --threads 1 --out "$work/shared" --set train.steps=100000 \
+  >"$work/first.out" 2>&1 &
+first=$!
+for _ in $(seq 200); do [ -s "$work/shared/metrics.jsonl" ] && break; sleep 0.05; done
+"$bin" train --config "$work/tiny.toml" --threads 1 --out "$work/shared" --set train.steps=100000 \
+  --stop-at 1 >"$work/second.out" 2>"$work/second.err" &
+second=$!
+for _ in $(seq 100); do grep -q "waiting for the process still training" "$work/second.err" && break; sleep 0.05; done
+kill -TERM $first
+wait $first
+rc_first=$?
+wait $second
+rc_second=$?
+stopped=$(sed -n 's/^stopped at step \([0-9]*\)\/.*/\1/p' "$work/first.out")
+if [ $rc_first -eq 5 ] && [ $rc_second -eq 5 ] && grep -q "waiting for the process still training" "$work/second.err" &&
+  grep -q "resuming .* at step $stopped/100000" "$work/second.err"; then ok; else
+  fail "two processes on one folder: exits $rc_first/$rc_second (want 5/5), $(tail -n 2 "$work/second.err")"
+fi
+
 # --- out of memory is a result --------------------------------------------------------------
 "$bin" train --config "$work/tiny.toml" --set model.hidden_size=4096 --memory-budget 512M \
   --out "$work/oom" >"$work/oom.out" 2>"$work/oom.err"
