@@ -10,6 +10,7 @@
 #include <torch/version.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -33,9 +34,8 @@ namespace trm::launcher {
 
 namespace {
 
-volatile std::sig_atomic_t g_stop_signal = 0;
-
-extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+// The stop signal that arrived (0: none), set by the thread that waits for them.
+std::atomic<int> g_stop_signal{0};
 
 namespace fs = std::filesystem;
 
@@ -182,17 +182,23 @@ int64_t usable_cores() {
 int64_t cuda_device_count() { return static_cast<int64_t>(torch::cuda::device_count()); }
 
 void install_stop_signals() {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  for (const int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaction(sig, &sa, nullptr);
-  // A sweep's trial process starts with SIGTERM blocked (launcher/trial_process.cpp): a stop
-  // request that came while it started is delivered now, to the handler, and the trial stops
-  // with a checkpoint after its first step.
-  sigset_t stop_signal;
-  sigemptyset(&stop_signal);
-  sigaddset(&stop_signal, SIGTERM);
-  pthread_sigmask(SIG_UNBLOCK, &stop_signal, nullptr);
+  // One thread of ours takes the stop signals with sigwait; they never interrupt the threads that
+  // compute. Delivered asynchronously to whichever thread the kernel picked (OpenMP's, oneDNN's,
+  // the main thread in the middle of a step), a SIGTERM now and then aborted the trainer with a
+  // corrupted heap ("corrupted size vs. prev_size") instead of a checkpoint. Blocked here, before
+  // LibTorch starts its threads, so that they inherit the mask. A sweep's trial process starts
+  // with SIGTERM already blocked (launcher/trial_process.cpp): one that came while it started is
+  // pending, is taken now, and the trial stops with a checkpoint after its first step.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  for (const int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaddset(&stop_signals, sig);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::thread([stop_signals] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&stop_signals, &sig) == 0) g_stop_signal.store(sig);
+    }
+  }).detach();
 }
 
 // Holds `dir`/lock (flock, released when the process ends) and returns its descriptor; waits

@@ -153,8 +153,8 @@ void TrialProcess::spawn(std::vector<std::string> args) {
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
   // SIGTERM (the stop request, and the parent-death signal) stays blocked from before the fork
-  // until the trial has installed its handler (install_stop_signals unblocks it), so one that
-  // comes while the child starts waits for it. Unblocked, it would run this process's handler in
+  // until the trial takes it (install_stop_signals: a thread of its own waits for it with
+  // sigwait), so one that comes while the child starts waits for it. Unblocked, it would run this process's handler in
   // the child between fork and exec, and be lost there (the trial then ran on until the second
   // signal killed it), or, during exec and LibTorch's loading, kill the child without a
   // checkpoint. The mask and pending signals survive exec.
