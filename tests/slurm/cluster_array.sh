@@ -10,7 +10,7 @@ bin=$1
 src=$2
 slurm_local=${TRM_SLURM_LOCAL:-$src/../shared/slurm-local/slurm-local.sh}
 source "$src/tests/cli/common.sh" slurm_cluster_array
-trap 'bash "$slurm_local" stop >/dev/null 2>&1; rm -rf "$work"' EXIT
+trap 'bash "$slurm_local" stop >/dev/null 2>&1; [ -n "${TRM_KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 export SLURM_LOCAL_CPUS=7  # the MPI job and both array tasks at once, 2 ranks each
 t0=$(date +%s)
 elapsed() { echo "[$(($(date +%s) - t0)) s] $*"; }
