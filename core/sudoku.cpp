@@ -24,6 +24,23 @@ int64_t PuzzleArrays::num_groups() const {
   return group_indices.empty() ? 0 : static_cast<int64_t>(group_indices.size()) - 1;
 }
 
+GivensSummary givens_summary(const PuzzleArrays& a) {
+  GivensSummary g;
+  const int64_t n = a.num_examples();
+  if (n == 0 || a.seq_len <= 0) return g;
+  g.min = a.seq_len;
+  int64_t total = 0;
+  for (int64_t e = 0; e < n; ++e) {
+    const auto first = a.inputs.begin() + e * a.seq_len;
+    const auto count = std::count_if(first, first + a.seq_len, [](uint8_t t) { return t >= 2; });
+    g.min = std::min<int64_t>(g.min, count);
+    g.max = std::max<int64_t>(g.max, count);
+    total += count;
+  }
+  g.mean = static_cast<double>(total) / static_cast<double>(n);
+  return g;
+}
+
 namespace {
 
 using sudoku_detail::draw_below;

@@ -25,6 +25,14 @@ struct PuzzleArrays {
   int64_t num_groups() const;
 };
 
+// Givens per example of a Sudoku split (input tokens >= 2, a digit). The generator removes
+// cells only while the solution stays unique, so a split can have more givens than asked.
+struct GivensSummary {
+  int64_t min = 0, max = 0;
+  double mean = 0;
+};
+GivensSummary givens_summary(const PuzzleArrays& a);
+
 // A grid of n*n cells (n = box*box), row-major: 0 = empty, 1..n = digit. Digits, not tokens:
 // the arrays store digit d as token d+1 and an empty cell as token 1 (TRM-SPEC §7.1).
 using SudokuGrid = std::vector<uint8_t>;

@@ -65,10 +65,17 @@ void add_mpi_options(CLI::App* verb, trm::launcher::RunOptions& o) {
           "--shard",
           [&o](const std::string& text) {
             const auto slash = text.find('/');
+            // Both halves whole, digits only: "1x/4" is a typo, not shard 1.
+            auto whole = [](const std::string& part) {
+              if (part.empty() || part.size() > 12 ||
+                  part.find_first_not_of("0123456789") != std::string::npos)
+                throw std::invalid_argument(part);
+              return static_cast<int64_t>(std::stoll(part));
+            };
             try {
               if (slash == std::string::npos) throw std::invalid_argument(text);
-              o.shard_index = std::stoll(text.substr(0, slash));
-              o.shard_count = std::stoll(text.substr(slash + 1));
+              o.shard_index = whole(text.substr(0, slash));
+              o.shard_count = whole(text.substr(slash + 1));
             } catch (const std::exception&) {
               throw CLI::ValidationError("--shard", "expected K/N, e.g. 0/4, got " + text);
             }

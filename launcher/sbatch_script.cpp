@@ -90,7 +90,8 @@ std::string sbatch_quote(std::string_view s) {
 }
 
 int64_t parse_time_limit(std::string_view text) {
-  static const std::regex form(R"(^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$)");
+  // At most 6 digits a field: a longer one is a typo (and would overflow).
+  static const std::regex form(R"(^(?:(\d{1,6})-)?(\d{1,6})(?::(\d{1,6}))?(?::(\d{1,6}))?$)");
   std::cmatch m;
   const std::string t(text);
   if (!std::regex_match(t.c_str(), m, form)) {
@@ -190,9 +191,9 @@ SubmitOptions validated(SubmitOptions o, const SbatchContext& c) {
     }
   }
   o.extra_sbatch = extra;
+  if (problems.size() == 1) throw ConfigError("submit: " + problems.front());
   if (!problems.empty()) {
-    std::string message = "submit: " + std::to_string(problems.size()) + " problem" +
-                          (problems.size() > 1 ? "s" : "") + ":";
+    std::string message = "submit: " + std::to_string(problems.size()) + " problems:";
     for (const auto& p : problems) message += "\n  " + p;
     throw ConfigError(message);
   }

@@ -258,6 +258,15 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
   if (lock < 0) return kExitStopped;  // a stop signal came while it waited
 
   const core::TrialData data = core::make_trial_data(config.data);
+  const auto givens = core::givens_summary(data.train);
+  if (givens.min > config.data.givens) {
+    // Removing any more given would leave a second solution: say so rather than train on easier
+    // puzzles than asked without a word.
+    progress << "data: givens = " << config.data.givens << " asked; the puzzles have " << givens.min
+             << "-" << givens.max << " (mean "
+             << core::format_double(std::round(givens.mean * 10) / 10)
+             << "), the fewest that keep each one's solution unique\n";
+  }
   core::Trainer trainer(config, data, device);
 
   // The metrics file keeps exactly the lines of the state being continued.

@@ -157,15 +157,16 @@ void mark_best(Table& table) {
   }
 }
 
-int64_t count_done(const SweepData& data) {
-  return std::count_if(data.trials.begin(), data.trials.end(),
-                       [](const TrialData& t) { return t.row.status == TrialStatus::done; });
-}
-
-// Tables of a sweep without a finished trial are empty and say so.
-bool empty_when_nothing_done(const SweepData& data, Table& table) {
-  const int64_t done = count_done(data);
-  if (done > 0) return false;
+// Tables of a sweep where no trial has ended yet are empty and say so. A trial that ended OOM or
+// failed is a result (an OOM cell of a grid), so a sweep of nothing else still gets its tables.
+bool empty_when_nothing_ended(const SweepData& data, Table& table) {
+  const bool any_ended =
+      std::any_of(data.trials.begin(), data.trials.end(), [](const TrialData& t) {
+        const auto s = t.row.status;
+        return s == TrialStatus::done || s == TrialStatus::oom || s == TrialStatus::oom_predicted ||
+               s == TrialStatus::failed;
+      });
+  if (any_ended) return false;
   table.notes.push_back("No finished trial yet: 0 of " + std::to_string(data.trials.size()) +
                         " trials done (see `trm-sweep status`).");
   return true;
@@ -187,7 +188,7 @@ Table ablation_table(const SweepData& data, const TableRequest& request) {
   t.header = {"method", style.title, "depth T·(n+1)·layers", "forward passes / step", "parameters"};
   t.keys = {"method", request.metric, "depth", "forward_passes", "parameters"};
   add_seed_note(data, t);
-  if (empty_when_nothing_done(data, t)) return t;
+  if (empty_when_nothing_ended(data, t)) return t;
   auto cells = cells_of(data);
   const std::string base = seedless_key(data.spec.base);
   std::stable_partition(cells.begin(), cells.end(), [&](const CellTrials& c) {
@@ -279,7 +280,7 @@ struct Group {
 // Cells that differ only in the two axes form one grid; the base's group comes first, then the
 // others in sweep order; lone cells are left to the ablation and raw tables.
 std::vector<Group> groups_of(const std::vector<CellTrials>& cells, const SweepData& data,
-                             const TableRequest& r) {
+                             const TableRequest& r, std::vector<std::string>* left_out) {
   std::vector<Group> groups;
   std::map<std::string, size_t> at;
   for (const auto& cell : cells) {
@@ -293,6 +294,9 @@ std::vector<Group> groups_of(const std::vector<CellTrials>& cells, const SweepDa
   const bool any_grid =
       std::any_of(groups.begin(), groups.end(), [](const Group& g) { return g.cells.size() > 1; });
   if (any_grid) {
+    for (const auto& g : groups) {
+      if (g.cells.size() < 2) left_out->push_back(g.cells.front()->label);
+    }
     std::erase_if(groups, [](const Group& g) { return g.cells.size() < 2; });
   }
   return groups;
@@ -355,11 +359,24 @@ std::vector<Table> grid_tables(const SweepData& data, const TableRequest& r) {
   empty.col_key = r.cols;
   empty.title = r.name + ": " + metric_style(r.metric).title + " by " + r.rows + " × " + r.cols;
   empty.header = {leaf(r.rows) + " \\ " + leaf(r.cols)};
-  if (empty_when_nothing_done(data, empty)) return {empty};
+  if (empty_when_nothing_ended(data, empty)) return {empty};
   const auto cells = cells_of(data);
-  const auto groups = groups_of(cells, data, r);
+  std::vector<std::string> left_out;
+  const auto groups = groups_of(cells, data, r, &left_out);
   std::vector<Table> tables;
   for (const auto& g : groups) tables.push_back(grid_of(g, data, r, groups.size() > 1));
+  if (!left_out.empty()) {
+    // Said, not dropped in silence: a reader counting the sweep's cells finds them here.
+    constexpr size_t kNamed = 10;
+    std::string names;
+    for (size_t k = 0; k < left_out.size() && k < kNamed; ++k)
+      names.append(k == 0 ? "" : ", ").append("'" + left_out[k] + "'");
+    if (left_out.size() > kNamed)
+      names += " and " + std::to_string(left_out.size() - kNamed) + " more";
+    tables.back().notes.push_back("Not on this grid, as they change more than " + leaf(r.rows) +
+                                  " and " + leaf(r.cols) +
+                                  " (see the ablation and raw tables): " + names + ".");
+  }
   return tables;
 }
 
@@ -377,7 +394,7 @@ Table raw_table(const SweepData& data, const TableRequest& r) {
     t.header.emplace_back(m);
   }
   t.keys = t.header;
-  if (empty_when_nothing_done(data, t)) return t;
+  if (empty_when_nothing_ended(data, t)) return t;
   for (const auto& trial : data.trials) {
     const TrialRow& row = trial.row;
     std::vector<Cell> cells{

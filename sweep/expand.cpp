@@ -17,6 +17,7 @@ struct Cell {
   std::string name;
   std::string variant;
   Settings settings;
+  const Variant* from = nullptr;  // the [[variant]] it is, if one
 };
 
 std::string leaf_name(const std::string& key) {
@@ -72,7 +73,7 @@ std::vector<Cell> cells_of(const SweepSpec& spec) {
       if (d == 0) break;
     }
   }
-  for (const auto& v : spec.variants) cells.push_back({v.name, v.name, v.sets});
+  for (const auto& v : spec.variants) cells.push_back({v.name, v.name, v.sets, &v});
   return cells;
 }
 
@@ -86,6 +87,55 @@ bool holds(const Condition& c, const core::TrialConfig& config) {
   }
   const double x = std::strtod(value.c_str(), nullptr);
   return (!c.has_min || x >= c.min) && (!c.has_max || x <= c.max);
+}
+
+// Where a trial problem names `key` ("model.l_cycles = 0: ..." or "... by num_heads = 8"), or
+// npos.
+size_t mention(const std::string& problem, const std::string& key) {
+  size_t at = problem.find(key + " = ");
+  const std::string leaf = leaf_name(key) + " = ";
+  if (problem.rfind(leaf, 0) == 0) return 0;
+  const size_t inner = problem.find(" " + leaf);
+  if (inner != std::string::npos) at = std::min(at, inner + 1);
+  return at;
+}
+
+// Where in the spec the value a problem is about (the first key it names) was written: the
+// cell's own setting (its [[variant]], [grid] axis or [[zip]]) before [base]; "" for a default.
+std::string where_of(const SweepSpec& spec, const Cell& cell, const std::string& problem) {
+  auto setting_where = [&](const std::string& key) -> std::string {
+    if (cell.from != nullptr) {
+      const auto it = cell.from->key_where.find(key);
+      if (it != cell.from->key_where.end()) return it->second;
+    }
+    for (const auto& axis : spec.grid) {
+      if (axis.key == key) return axis.where;
+    }
+    for (const auto& zip : spec.zips) {
+      for (const auto& axis : zip.axes) {
+        if (axis.key == key) return axis.where;
+      }
+    }
+    return "";
+  };
+  size_t best = std::string::npos;
+  std::string where;
+  for (const auto& [key, value] : cell.settings) {
+    const size_t at = mention(problem, key);
+    if (at < best) {
+      best = at;
+      where = setting_where(key);
+    }
+  }
+  if (best != std::string::npos) return where;
+  for (const auto& [key, base_where] : spec.base_where) {
+    const size_t at = mention(problem, key);
+    if (at < best) {
+      best = at;
+      where = base_where;
+    }
+  }
+  return where;
 }
 
 }  // namespace
@@ -122,7 +172,9 @@ Expansion expand(const SweepSpec& spec) {
       t.config.train.seed = seed;
       t.id = trial_id(t.config);
       for (const auto& problem : core::trial_problems(t.config)) {
-        problems.push_back("trial '" + t.name + "': " + problem);
+        const std::string where = where_of(spec, cell, problem);
+        problems.push_back((where.empty() ? "" : where + ": ") + "trial '" + t.name +
+                           "': " + problem);
       }
       const auto [it, fresh] = seen.emplace(t.id, t.name);
       if (!fresh) {

@@ -202,7 +202,7 @@ void parse_variants(Problems& p, const toml::array& list, std::vector<Variant>& 
       p.add(item.source(), "[[variant]]: expected a table with a name and the keys it changes");
       continue;
     }
-    Variant v{"", {}, toml_where(p.source, t->source())};
+    Variant v{"", {}, toml_where(p.source, t->source()), {}};
     std::vector<Leaf> leaves;
     collect_leaves(*t, "", false, leaves);
     for (const auto& leaf : leaves) {
@@ -216,7 +216,10 @@ void parse_variants(Problems& p, const toml::array& list, std::vector<Variant>& 
         p.add(leaf.at, kSeedHere);
         continue;
       }
-      if (const auto value = canonical(p, leaf, *leaf.node)) v.sets.emplace_back(leaf.key, *value);
+      if (const auto value = canonical(p, leaf, *leaf.node)) {
+        v.sets.emplace_back(leaf.key, *value);
+        v.key_where[leaf.key] = toml_where(p.source, leaf.at);
+      }
     }
     if (v.name.size() > kMaxVariantName) {
       // The results file keeps 256 bytes of a trial's name, " seed=N" included: two names that
@@ -360,8 +363,9 @@ void parse_tables(Problems& p, const toml::array& list, std::vector<TableSpec>& 
     }
     for (const auto& earlier : out) {
       if (!spec.name.empty() && earlier.name == spec.name) {
-        p.add(t->source(), "[[table]] name \"" + spec.name + "\" is used twice (`export --table` "
-                           "picks tables by name)");
+        p.add(t->source(), "[[table]] name \"" + spec.name +
+                               "\" is used twice (`export --table` "
+                               "picks tables by name)");
       }
     }
     out.push_back(std::move(spec));
@@ -409,6 +413,9 @@ SweepSpec parse_spec_text(const std::string& text, const std::string& source) {
       if (const auto* seed = (*node.as_table())["train"]["seed"].node())
         p.add(seed->source(), kSeedHere);
       apply_toml_table(spec.base, *node.as_table(), source, p.lines);
+      std::vector<Leaf> leaves;
+      collect_leaves(*node.as_table(), "", false, leaves);
+      for (const auto& leaf : leaves) spec.base_where[leaf.key] = toml_where(source, leaf.at);
     } else if (k == "grid" && node.is_table()) {
       std::vector<Leaf> leaves;
       collect_leaves(*node.as_table(), "", false, leaves);

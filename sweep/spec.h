@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,6 +46,7 @@ struct Variant {
   std::string name;
   std::vector<std::pair<std::string, std::string>> sets;  // key, canonical value
   std::string where;
+  std::map<std::string, std::string> key_where;  // key -> file:line:col of its value
 };
 
 // key = value (equal), key = [a, b] (one of), key = {min = x, max = y} (inclusive bounds).
@@ -80,6 +82,7 @@ struct SweepSpec {
   std::string hash;  // of the text
   SweepPolicy sweep;
   core::TrialConfig base;
+  std::map<std::string, std::string> base_where;  // [base] key -> file:line:col
   std::vector<Axis> grid;
   std::vector<ZipGroup> zips;
   std::vector<Variant> variants;

@@ -60,6 +60,11 @@ expect_error "--device gpu: valid: cpu, cuda (each rank binds one GPU of its nod
   run configs/quick.toml -o /tmp/trm_bad_input_never.h5 --device gpu
 expect_error "--device cuda:0: this rank sees no GPU" run configs/quick.toml -o /tmp/trm_bad_input_never.h5 --device cuda:0
 [ -e /tmp/trm_bad_input_never.h5 ] && { failed=$((failed + 1)); echo "FAIL: run with a bad --device wrote its results"; }
+expect_error "--shard: expected K/N, e.g. 0/4, got 1x/4" run configs/quick.toml -o /tmp/trm_bad_input_never.h5 --shard 1x/4
+expect_error "--shard: expected K/N, e.g. 0/4, got 0/4abc" run configs/quick.toml -o /tmp/trm_bad_input_never.h5 --shard 0/4abc
+expect_error "--time 99999999999999999999: expected [D-]HH:MM:SS" \
+  submit configs/quick.toml -o /tmp/trm_bad_input_never.h5 --time 99999999999999999999 --dry-run
+[ -e /tmp/trm_bad_input_never.h5 ] && { failed=$((failed + 1)); echo "FAIL: a bad --shard or --time wrote results"; }
 spec=$(mktemp /tmp/trm_bad_input_spec.XXXXXX)
 printf '[sweep]\nseeds = 100000000\n' >"$spec"
 expect_error "sweep.seeds = 100000000: must be <= 10000" plan "$spec"

@@ -118,6 +118,13 @@ if [ $rc_first -eq 5 ] && [ $rc_second -eq 5 ] && grep -q "waiting for the proce
   fail "two processes on one folder: exits $rc_first/$rc_second (want 5/5), $(tail -n 2 "$work/second.err")"
 fi
 
+# --- fewer givens than a unique puzzle allows: said, with the givens the puzzles have ---------
+run --out "$work/givens" --set data.givens=0 --set train.steps=1 >/dev/null 2>"$work/givens.err"
+rc=$?
+[ $rc -eq 0 ] && grep -Eq "^data: givens = 0 asked; the puzzles have [0-9]+-[0-9]+ \(mean [0-9.]+\)" \
+  "$work/givens.err" && ok || fail "givens = 0: exit $rc, no 'data: givens' line: $(cat "$work/givens.err")"
+grep -q "^data: givens" "$work/straight.out" "$work/resumed.err" && fail "a reachable givens was reported" || ok
+
 # --- out of memory is a result --------------------------------------------------------------
 "$bin" train --config "$work/tiny.toml" --set model.hidden_size=4096 --memory-budget 512M \
   --out "$work/oom" >"$work/oom.out" 2>"$work/oom.err"

@@ -241,6 +241,25 @@ TEST(SudokuSplit, FourByFourUsesVocabSixAndSixteenTokens) {
   expect_consistent_layout(a);
 }
 
+TEST(SudokuSplit, GivensSummaryCountsDigitTokensPerExample) {
+  // 6 givens on 4x4 are reachable: every example (augmentations too) has exactly 6.
+  const PuzzleArrays six =
+      make_sudoku_split({.box = 2, .num_puzzles = 7, .givens = 6, .num_aug = 2, .seed = 3});
+  const GivensSummary g6 = givens_summary(six);
+  EXPECT_EQ(g6.min, 6);
+  EXPECT_EQ(g6.max, 6);
+  EXPECT_DOUBLE_EQ(g6.mean, 6.0);
+  // 0 givens is not (a unique 4x4 needs 4+): the summary shows what the puzzles really have,
+  // which `train` reports.
+  const PuzzleArrays none =
+      make_sudoku_split({.box = 2, .num_puzzles = 9, .givens = 0, .num_aug = 1, .seed = 5});
+  const GivensSummary g0 = givens_summary(none);
+  EXPECT_GE(g0.min, 4);
+  EXPECT_GE(g0.max, g0.min);
+  EXPECT_GE(g0.mean, static_cast<double>(g0.min));
+  EXPECT_LE(g0.mean, static_cast<double>(g0.max));
+}
+
 TEST(SudokuSplit, SameSeedGivesIdenticalArraysAndAnotherSeedDiffers) {
   const SudokuSplitSpec spec{.box = 3, .num_puzzles = 4, .givens = 26, .num_aug = 2, .seed = 5};
   const PuzzleArrays a = make_sudoku_split(spec), b = make_sudoku_split(spec);

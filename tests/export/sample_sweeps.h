@@ -5,6 +5,7 @@
 //   "grid":     T x n grid with done, OOM, predicted-OOM and failed cells, and two attention
 //               variants that form a second grid.
 //   "empty":    no trial finished.
+//   "ended":    the grid's spec, every trial ended without a result (OOM, predicted OOM, failed).
 #pragma once
 
 #include <cmath>
@@ -69,7 +70,7 @@ name = "all"
 kind = "raw"
 )";
   }
-  if (which == "grid" || which == "empty") {
+  if (which == "grid" || which == "empty" || which == "ended") {
     return "[sweep]\nname = \"sample_" + which + "\"\nseeds = 1\n" + kBase + R"(
 [grid]
 model.h_cycles = [1, 2, 3]
@@ -117,6 +118,10 @@ inline Fate fate_of(const std::string& which, const sweep::Trial& t) {
   using S = storage::TrialStatus;
   const double seed = static_cast<double>(t.seed);
   if (which == "empty") return {t.index % 2 ? S::running : S::pending, NAN};
+  if (which == "ended") {
+    const S fates[] = {S::oom, S::oom_predicted, S::failed};
+    return {fates[t.index % 3], NAN};
+  }
   if (which == "ablation") {
     if (t.variant.empty()) return {S::done, 0.80 + 0.02 * seed};  // 0.80 0.82 0.84
     if (t.variant == "w/ ACT")
@@ -170,8 +175,8 @@ inline std::vector<core::EvalRecord> sample_eval(double exact) {
   return out;
 }
 
-// Writes sample `which` ("ablation", "grid", "empty") to `path` (which must not exist); with
-// `spec_text`, that spec's trials, all pending ("empty").
+// Writes sample `which` ("ablation", "grid", "empty", "ended") to `path` (which must not exist);
+// with `spec_text`, that spec's trials, all pending ("empty").
 inline void write_sample(const std::string& path, const std::string& which,
                          const std::string& spec_text = "") {
   const auto spec =

@@ -238,6 +238,34 @@ TEST(Export, ASweepWithNoFinishedTrialGivesEmptyTablesThatSaySo) {
       << csv;
 }
 
+// OOM cells are results (the paper's tables have them): a grid where nothing else happened is
+// still a table, not "no finished trial".
+TEST(Export, ASweepWhoseTrialsAllEndedWithoutAResultStillHasItsTables) {
+  const Sample s("ended");
+  const std::string md = s.all(ExportFormat::md);
+  EXPECT_EQ(md.find("No finished trial yet"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 1 | OOM | OOM |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 2 | fail | OOM |"), std::string::npos) << md;
+}
+
+// A [[variant]] that is not on a grid's two axes is named under the grid, not dropped silently.
+TEST(Export, GridCellsOffTheGridAreNamedUnderIt) {
+  TempDir dir;
+  std::string spec = exporttest::sample_spec("grid");
+  spec += "\n[[variant]]\nname = \"no EMA\"\ntrain.ema = false\n";
+  exporttest::write_sample(dir.file("r.h5"), "grid", spec);
+  const ResultsReader reader(dir.file("r.h5"));
+  const std::string md =
+      export_tables(reader, find_spec_tables(reader, {"recursion"}), ExportFormat::md);
+  EXPECT_NE(md.find("Not on this grid, as they change more than h_cycles and l_cycles (see the "
+                    "ablation and raw tables): 'no EMA'."),
+            std::string::npos)
+      << md;
+  // The grid sample itself has no such cell, and says nothing.
+  const Sample plain("grid");
+  EXPECT_EQ(plain.all(ExportFormat::md).find("Not on this grid"), std::string::npos);
+}
+
 TEST(Export, AMissingFileIsAStorageErrorNamingIt) {
   try {
     const ResultsReader reader("/nonexistent/sweep.h5");

@@ -139,6 +139,8 @@ TEST(SbatchOptions, TimeLimitsParseAsSlurmReadsThem) {
   EXPECT_EQ(parse_time_limit("2-00:00:00"), 2 * 86400);
   EXPECT_THROW(parse_time_limit("1h"), trm::ConfigError);
   EXPECT_THROW(parse_time_limit("0"), trm::ConfigError);
+  EXPECT_THROW(parse_time_limit("99999999999999999999999"), trm::ConfigError);  // no overflow
+  EXPECT_EQ(parse_time_limit("3-12"), 3 * 86400 + 12 * 3600);
 }
 
 TEST(SbatchOptions, EveryBadValueIsReportedAtOnce) {
@@ -214,8 +216,8 @@ TEST(SbatchGolden, ArrayOfTwoCpuTasksMatchesTheRecordedScript) {
 }
 
 TEST(SbatchScript, TheMpiJobIsNoArrayAndRunsNoShard) {
-  const auto s = trm::launcher::render_sbatch(trm::launcher::validated(cpu_options(), context()),
-                                              context());
+  const auto s =
+      trm::launcher::render_sbatch(trm::launcher::validated(cpu_options(), context()), context());
   EXPECT_EQ(s.find("--array"), std::string::npos) << s;
   EXPECT_EQ(s.find("--shard"), std::string::npos) << s;
   EXPECT_EQ(s.find("SLURM_ARRAY_TASK_ID"), std::string::npos) << s;
@@ -235,8 +237,8 @@ TEST(SbatchScript, ArrayTaskRunsItsShardIntoItsOwnFileAndLog) {
 }
 
 TEST(SbatchScript, ArrayTaskFileKeepsSpacesQuotesAndCommandSubstitutionLiteral) {
-  for (const std::string results : {"/scratch/a b/it's $(touch x).h5", "/scratch/`touch x`/r",
-                                    "/scratch/{{SHARD}}/\"q\".h5"}) {
+  for (const std::string results :
+       {"/scratch/a b/it's $(touch x).h5", "/scratch/`touch x`/r", "/scratch/{{SHARD}}/\"q\".h5"}) {
     auto o = array_options();
     o.results = results;
     const auto s = trm::launcher::render_sbatch(trm::launcher::validated(o, context()), context());

@@ -171,12 +171,27 @@ TEST(SweepSpecErrors, SyntaxEmptyGridAndOutOfRangeValues) {
   EXPECT_NE(error_of("[grid\nx = 1\n").find("test.toml:1:"), std::string::npos);
   EXPECT_NE(error_of("[grid]\n").find("[grid] has no axes"), std::string::npos);
   const auto msg = error_of("[grid]\nmodel.l_cycles = [0, 2]\ntrain.batch_size = [-1]\n");
-  EXPECT_NE(msg.find("trial 'l_cycles=0 batch_size=-1': model.l_cycles = 0: must be >= 1"),
+  // Each names the line of the value it is about.
+  EXPECT_NE(msg.find("test.toml:2:7: trial 'l_cycles=0 batch_size=-1': model.l_cycles = 0: must "
+                     "be >= 1"),
             std::string::npos)
       << msg;
-  EXPECT_NE(msg.find("trial 'l_cycles=2 batch_size=-1': train.batch_size = -1: must be >= 1"),
+  EXPECT_NE(msg.find("test.toml:3:7: trial 'l_cycles=2 batch_size=-1': train.batch_size = -1: "
+                     "must be >= 1"),
             std::string::npos)
       << msg;
+  // The same for a [[variant]]'s value, a [[zip]] axis, and [base] (where no cell sets the key).
+  const auto where = error_of(
+      "[base]\nmodel.num_heads = 8\nmodel.hidden_size = 100\n[[zip]]\nmodel.layers = [1, 0]\n"
+      "model.l_cycles = [2, 3]\n[[variant]]\nname = \"v\"\nmodel.h_cycles = 0\n");
+  EXPECT_NE(where.find("test.toml:3:7: trial 'layers=1 l_cycles=2': model.hidden_size = 100: must "
+                       "be divisible by num_heads = 8"),
+            std::string::npos)
+      << where;
+  EXPECT_NE(where.find("test.toml:5:7: trial 'layers=0 l_cycles=3': model.layers = 0"),
+            std::string::npos)
+      << where;
+  EXPECT_NE(where.find("test.toml:9:7: trial 'v': model.h_cycles = 0"), std::string::npos) << where;
   EXPECT_NE(error_of("[grid]\nmodel.mixer = [\"transformer\"]\n")
                 .find("model.mixer = \"transformer\": unknown value; valid: attention, mlp"),
             std::string::npos);
