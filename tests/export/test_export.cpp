@@ -246,6 +246,11 @@ TEST(Export, ASweepWhoseTrialsAllEndedWithoutAResultStillHasItsTables) {
   EXPECT_EQ(md.find("No finished trial yet"), std::string::npos) << md;
   EXPECT_NE(md.find("| 1 | OOM | OOM |"), std::string::npos) << md;
   EXPECT_NE(md.find("| 2 | fail | OOM |"), std::string::npos) << md;
+  const std::string html = s.all(ExportFormat::html);
+  EXPECT_NE(html.find("<rect class=\"cell oom\""), std::string::npos);
+  EXPECT_NE(s.all(ExportFormat::latex).find("OOM"), std::string::npos);
+  EXPECT_NE(s.all(ExportFormat::csv).find("oom"), std::string::npos);
+  EXPECT_NE(s.all(ExportFormat::json).find("\"oom\""), std::string::npos);
 }
 
 // A [[variant]] that is not on a grid's two axes is named under the grid, not dropped silently.
