@@ -155,6 +155,8 @@ SubmitOptions validated(SubmitOptions o, const SbatchContext& c) {
       bad(std::string(flag) + " '" + value + "': use letters, digits and " + std::string(extra));
     }
   };
+  if (o.mpi.empty()) bad("--mpi '': name srun's MPI plugin, e.g. pmix or pmi2");
+  word("--mpi", o.mpi, "_-");
   word("--partition", o.partition, "_.,-");
   word("--account", o.account, "_.-");
   word("--qos", o.qos, "_.-");
@@ -270,6 +272,7 @@ std::string render_sbatch(const SubmitOptions& o, const SbatchContext& c) {
       {"RESULTS", results},
       {"SHARD", shard},
       {"DEVICE", o.gpus_per_node > 0 ? "cuda" : "cpu"},
+      {"MPI", o.mpi},
   };
   const std::string_view t = kSweepSbatchTemplate;
   std::string s;

@@ -101,6 +101,19 @@ TEST(SbatchScript, GpuJobRunsOneRankPerGpuOnCuda) {
   EXPECT_NE(s.find("#SBATCH --requeue\n"), std::string::npos);
 }
 
+TEST(SbatchScript, TheMpiPluginIsTheSites) {
+  auto o = gpu_options();
+  o.mpi = "pmi2";
+  const auto s = trm::launcher::render_sbatch(trm::launcher::validated(o, context()), context());
+  EXPECT_NE(s.find("srun --mpi=pmi2 --ntasks=32"), std::string::npos) << s;
+  o.mpi = "pmix; rm -rf ~";
+  EXPECT_NE(validation_error(o).find("--mpi 'pmix; rm -rf ~': use letters, digits and _-"),
+            std::string::npos)
+      << validation_error(o);
+  o.mpi = "";
+  EXPECT_NE(validation_error(o).find("--mpi '': name srun's MPI plugin"), std::string::npos);
+}
+
 TEST(SbatchScript, ShellQuoteKeepsSpacesQuotesAndCommandSubstitutionLiteral) {
   using trm::launcher::shell_quote;
   EXPECT_EQ(shell_quote("/plain/path-1.h5"), "/plain/path-1.h5");
@@ -169,7 +182,7 @@ TEST(SbatchOptions, TheValidOptionListNamesEveryOption) {
   const auto list = trm::launcher::submit_option_list();
   for (const char* flag : {"--nodes", "--gpus-per-node", "--cpus-per-task", "--time", "--grace",
                            "--partition", "--account", "--qos", "--mem", "--constraint",
-                           "--extra-sbatch", "--dry-run", "--max-requeues"}) {
+                           "--extra-sbatch", "--dry-run", "--max-requeues", "--mpi"}) {
     EXPECT_NE(list.find(flag), std::string::npos) << flag;
   }
 }
