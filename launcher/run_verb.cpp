@@ -703,7 +703,7 @@ int coordinate(const RunOptions& o, MpiSession* mpi, const NodeShare& share, std
   if (o.spec.empty()) {
     // The writer (not a reader) first: after an unclean stop it rebuilds the file.
     auto stored = storage::ResultsWriter::open(o.results);
-    spec = sweep::parse_spec_text(stored.header().spec_toml, o.results + " (stored spec)");
+    spec = sweep::parse_spec_text(stored.header().spec_toml, o.results + " (stored spec)", true);
     stored.close();
   } else {
     spec = sweep::parse_spec_file(o.spec);

@@ -65,8 +65,10 @@ std::vector<Cell> cells_of(const SweepSpec& spec) {
       for (size_t d = 0; d < dims.size(); ++d) {
         for (const auto& kv : dims[d][at[d]]) c.settings.push_back(kv);
       }
-      for (const auto& [k, v] : c.settings)
-        c.name += (c.name.empty() ? "" : " ") + leaf_name(k) + "=" + v;
+      for (const auto& [k, v] : c.settings) {
+        if (!c.name.empty()) c.name += ' ';
+        c.name.append(leaf_name(k)).append(1, '=').append(v);
+      }
       cells.push_back(std::move(c));
       size_t d = dims.size();
       while (d > 0 && ++at[d - 1] == dims[d - 1].size()) at[--d] = 0;
@@ -138,6 +140,43 @@ std::string where_of(const SweepSpec& spec, const Cell& cell, const std::string&
   return where;
 }
 
+// A grid [[table]] whose rows or cols do not vary could not be exported after the whole sweep
+// ran: said before it runs.
+void check_table_axes(const SweepSpec& spec, const std::vector<Trial>& trials) {
+  std::vector<std::string> problems;
+  const auto first = core::key_values(trials.front().config);
+  std::vector<std::string> varying;
+  for (size_t k = 0; k < first.size(); ++k) {
+    if (first[k].first == "train.seed") continue;
+    for (const auto& t : trials) {
+      if (core::key_values(t.config)[k].second != first[k].second) {
+        varying.push_back(first[k].first);
+        break;
+      }
+    }
+  }
+  std::string axes;
+  for (const auto& key : varying) axes += (axes.empty() ? "" : ", ") + key;
+  for (const auto& table : spec.tables) {
+    if (table.kind != "grid") continue;
+    for (const auto* key : {&table.rows, &table.cols}) {
+      if (key->empty() || std::find(varying.begin(), varying.end(), *key) != varying.end())
+        continue;
+      problems.push_back(table.where + ": [[table]] \"" + table.name +
+                         "\": " + (key == &table.rows ? "rows" : "cols") + " = \"" + *key +
+                         "\" does not vary in this sweep (every trial has " + *key + " = " +
+                         core::get_key(trials.front().config, *key) +
+                         "); axes: " + (axes.empty() ? "none" : axes));
+    }
+  }
+  if (problems.size() == 1) throw ConfigError("invalid sweep spec: " + problems.front());
+  if (!problems.empty()) {
+    std::string msg = "invalid sweep spec (" + std::to_string(problems.size()) + " problems):";
+    for (const auto& p : problems) msg += "\n  " + p;
+    throw ConfigError(msg);
+  }
+}
+
 }  // namespace
 
 std::string trial_id(const core::TrialConfig& config) {
@@ -201,8 +240,13 @@ Expansion expand(const SweepSpec& spec) {
     throw ConfigError(msg);
   }
   if (out.trials.empty()) {
-    throw ConfigError("sweep spec " + spec.path + ": every cell is excluded; nothing to run");
+    std::string rules;
+    for (const auto& rule : spec.excludes) rules += (rules.empty() ? "" : ", ") + rule.where;
+    throw ConfigError("sweep spec " + spec.path +
+                      ": every cell is excluded (by the [[exclude]] at " + rules +
+                      "); nothing to run");
   }
+  if (!spec.stored) check_table_axes(spec, out.trials);
   return out;
 }
 

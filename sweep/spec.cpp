@@ -21,6 +21,7 @@ namespace {
 struct Problems {
   std::string source;
   std::vector<std::string> lines;
+  bool strict = true;  // false for a stored spec: only the checks it was written under
   void add(const toml::source_region& at, const std::string& msg) {
     lines.push_back(toml_where(source, at) + ": " + msg);
   }
@@ -58,6 +59,34 @@ void collect_leaves(const toml::table& table, const std::string& prefix, bool bo
              std::pair(b.at.begin.line, b.at.begin.column);
     });
   }
+}
+
+// A key written twice in one table ("model.l_cycles" quoted and model.l_cycles dotted are the
+// same key): the later one would win in silence.
+void refuse_twice(Problems& p, const std::vector<Leaf>& leaves) {
+  if (!p.strict) return;
+  std::map<std::string, const Leaf*> first;
+  for (const auto& leaf : leaves) {
+    const auto [it, fresh] = first.emplace(leaf.key, &leaf);
+    if (!fresh) {
+      p.add(leaf.at, leaf.key + " is set twice (first at " + toml_where(p.source, it->second->at) +
+                         "); keep one");
+    }
+  }
+}
+
+// Why `name` cannot name a sweep, variant or table ("" when it can): it shows up in plans,
+// tables and file headers, one line each.
+std::string name_problem(const std::string& name) {
+  if (name.find_first_not_of(" \t") == std::string::npos) return "is empty or blank";
+  for (const unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) return "contains a control character (newline, tab, ...)";
+  }
+  if (name.size() > kMaxVariantName) {
+    return "is " + std::to_string(name.size()) + " bytes long; at most " +
+           std::to_string(kMaxVariantName);
+  }
+  return "";
 }
 
 // train.seed per trial would be silently replaced by the [sweep] seeds; say so where it is set.
@@ -134,7 +163,10 @@ void parse_sweep(Problems& p, const toml::table& t, SweepPolicy& s) {
     const std::string key = "sweep." + std::string(k.str());
     const auto at = k.source();
     if (k.str() == "name") {
-      if (auto v = get_as<std::string>(p, node, at, key, "a string")) s.name = *v;
+      if (auto v = get_as<std::string>(p, node, at, key, "a string")) {
+        s.name = *v;
+        if (const auto why = name_problem(*v); !why.empty() && p.strict) p.add(at, key + " " + why);
+      }
     } else if (k.str() == "description") {
       get_as<std::string>(p, node, at, key, "a string");
     } else if (k.str() == "seeds") {
@@ -205,6 +237,7 @@ void parse_variants(Problems& p, const toml::array& list, std::vector<Variant>& 
     Variant v{"", {}, toml_where(p.source, t->source()), {}};
     std::vector<Leaf> leaves;
     collect_leaves(*t, "", false, leaves);
+    refuse_twice(p, leaves);
     for (const auto& leaf : leaves) {
       if (leaf.key == "name") {
         if (auto name = get_as<std::string>(p, *leaf.node, leaf.at, "variant name", "a string")) {
@@ -221,14 +254,15 @@ void parse_variants(Problems& p, const toml::array& list, std::vector<Variant>& 
         v.key_where[leaf.key] = toml_where(p.source, leaf.at);
       }
     }
-    if (v.name.size() > kMaxVariantName) {
-      // The results file keeps 256 bytes of a trial's name, " seed=N" included: two names that
-      // differ only further on would look the same in every table.
-      p.add(t->source(), "[[variant]] name is " + std::to_string(v.name.size()) +
-                             " bytes long; at most " + std::to_string(kMaxVariantName));
-    }
+    // The results file keeps 256 bytes of a trial's name, " seed=N" included: two names that
+    // differ only further on would look the same in every table.
+    const std::string why = p.strict ? name_problem(v.name) : "";
     if (v.name.empty()) {
       p.add(t->source(), "[[variant]] without a name: add name = \"w/ ...\"");
+    } else if (!why.empty()) {
+      p.add(t->source(), "[[variant]] name " + why);
+    } else if (v.name == "base" && p.strict) {
+      p.add(t->source(), "[[variant]] name \"base\" is the [base] cell's; choose another");
     } else if (!names.insert(v.name).second) {
       p.add(t->source(), "[[variant]] name \"" + v.name + "\" is used twice");
     }
@@ -246,6 +280,7 @@ void parse_zips(Problems& p, const toml::array& list, std::vector<ZipGroup>& out
     ZipGroup group{{}, toml_where(p.source, t->source())};
     std::vector<Leaf> leaves;
     collect_leaves(*t, "", false, leaves);
+    refuse_twice(p, leaves);
     for (const auto& leaf : leaves) {
       if (auto axis = parse_axis(p, leaf, "[[zip]]")) group.axes.push_back(std::move(*axis));
     }
@@ -273,6 +308,7 @@ void parse_excludes(Problems& p, const toml::array& list, std::vector<ExcludeRul
     ExcludeRule rule{{}, toml_where(p.source, t->source())};
     std::vector<Leaf> leaves;
     collect_leaves(*t, "", true, leaves);
+    refuse_twice(p, leaves);
     if (leaves.empty()) p.add(t->source(), "[[exclude]] has no conditions");
     for (const auto& leaf : leaves) {
       Condition c{leaf.key, {}};
@@ -291,6 +327,11 @@ void parse_excludes(Problems& p, const toml::array& list, std::vector<ExcludeRul
         }
         if (!ok) continue;
       } else if (const auto* values = leaf.node->as_array()) {
+        if (values->empty() && p.strict) {
+          p.add(leaf.at, "[[exclude]] " + leaf.key +
+                             " = []: an empty list matches no cell; list values or drop it");
+          continue;
+        }
         for (const auto& v : *values) {
           if (auto value = canonical(p, leaf, v)) c.one_of.push_back(*value);
         }
@@ -326,10 +367,18 @@ void parse_tables(Problems& p, const toml::array& list, std::vector<TableSpec>& 
     spec.where = toml_where(p.source, t->source());
     for (const auto& [k, node] : *t) {
       const std::string key = "table." + std::string(k.str());
+      static const std::vector<std::string> kTableKeys = {"table.name", "table.kind", "table.rows",
+                                                          "table.cols", "table.metric"};
+      if (std::find(kTableKeys.begin(), kTableKeys.end(), key) == kTableKeys.end()) {
+        p.add(k.source(), core::unknown_key_message(key, kTableKeys));
+        continue;
+      }
       auto text = get_as<std::string>(p, node, k.source(), key, "a string");
       if (!text) continue;
       if (k.str() == "name") {
         spec.name = *text;
+        if (const auto why = name_problem(*text); !why.empty() && !text->empty() && p.strict)
+          p.add(k.source(), key + " " + why);
       } else if (k.str() == "kind") {
         spec.kind = *text;
         if (*text != "ablation" && *text != "grid" && *text != "raw") {
@@ -347,9 +396,6 @@ void parse_tables(Problems& p, const toml::array& list, std::vector<TableSpec>& 
         if (std::find(m.begin(), m.end(), *text) == m.end()) {
           p.add(k.source(), key + " = \"" + *text + "\": " + core::unknown_key_message(*text, m));
         }
-      } else {
-        p.add(k.source(), core::unknown_key_message(key, {"table.name", "table.kind", "table.rows",
-                                                          "table.cols", "table.metric"}));
       }
     }
     if (spec.name.empty()) p.add(t->source(), "[[table]] without a name");
@@ -392,7 +438,7 @@ std::string stable_hash(const std::string& text) {
   return buf;
 }
 
-SweepSpec parse_spec_text(const std::string& text, const std::string& source) {
+SweepSpec parse_spec_text(const std::string& text, const std::string& source, bool stored) {
   toml::table root;
   try {
     root = toml::parse(text, source);
@@ -404,7 +450,8 @@ SweepSpec parse_spec_text(const std::string& text, const std::string& source) {
   spec.text = text;
   spec.hash = stable_hash(text);
   spec.sweep.name = std::filesystem::path(source).stem().string();
-  Problems p{source, {}};
+  spec.stored = stored;
+  Problems p{source, {}, !stored};
   for (const auto& [key, node] : root) {
     const auto k = key.str();
     if (k == "sweep" && node.is_table()) {
@@ -415,10 +462,12 @@ SweepSpec parse_spec_text(const std::string& text, const std::string& source) {
       apply_toml_table(spec.base, *node.as_table(), source, p.lines);
       std::vector<Leaf> leaves;
       collect_leaves(*node.as_table(), "", false, leaves);
+      refuse_twice(p, leaves);
       for (const auto& leaf : leaves) spec.base_where[leaf.key] = toml_where(source, leaf.at);
     } else if (k == "grid" && node.is_table()) {
       std::vector<Leaf> leaves;
       collect_leaves(*node.as_table(), "", false, leaves);
+      refuse_twice(p, leaves);
       if (leaves.empty())
         p.add(key.source(), "[grid] has no axes (remove it, or add key = [values])");
       for (const auto& leaf : leaves) {
@@ -446,7 +495,10 @@ SweepSpec parse_spec_text(const std::string& text, const std::string& source) {
                         " is an axis twice ([grid] and [[zip]] must not share keys)");
     }
   };
-  for (const auto& a : spec.grid) claim(a);
+  std::set<std::string> grid_keys;
+  for (const auto& a : spec.grid) {
+    if (grid_keys.insert(a.key).second) claim(a);  // twice in [grid]: said above
+  }
   for (const auto& z : spec.zips) {
     for (const auto& a : z.axes) claim(a);
   }
@@ -461,13 +513,24 @@ SweepSpec parse_spec_text(const std::string& text, const std::string& source) {
 }
 
 SweepSpec parse_spec_file(const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) {
+  std::error_code ec;
+  const auto kind = std::filesystem::status(path, ec).type();
+  if (kind == std::filesystem::file_type::not_found || ec) {
     throw ConfigError("sweep spec " + path + ": no such file");
   }
+  if (kind == std::filesystem::file_type::directory) {
+    throw ConfigError("sweep spec " + path + ": is a folder; give the .toml file");
+  }
+  // A pipe (`plan <(...)`, /dev/stdin) is read like a file.
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;
   text << in.rdbuf();
   if (!in && !in.eof()) throw ConfigError("sweep spec " + path + ": cannot be read");
+  if (text.str().find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw ConfigError("sweep spec " + path +
+                      ": is empty; a spec has at least a [base] or [sweep] section (see "
+                      "configs/quick.toml)");
+  }
   return parse_spec_text(text.str(), path);
 }
 

@@ -88,11 +88,15 @@ struct SweepSpec {
   std::vector<Variant> variants;
   std::vector<ExcludeRule> excludes;
   std::vector<TableSpec> tables;
+  bool stored = false;  // read back from a results file (parse_spec_text)
 };
 
 // Parses a spec; ConfigError listing every problem ("FILE:LINE:COL: ...") when it is invalid.
 SweepSpec parse_spec_file(const std::string& path);
-SweepSpec parse_spec_text(const std::string& text, const std::string& source);
+// `stored`: the spec a results file keeps, parsed by resume, merge and export. Checks added
+// since a file was written (names, keys set twice, grid tables' axes) are skipped for it, so a
+// file that ran still resumes and exports.
+SweepSpec parse_spec_text(const std::string& text, const std::string& source, bool stored = false);
 
 // 16 hex digits of the 64-bit FNV-1a hash: trial ids and spec hashes.
 std::string stable_hash(const std::string& text);

@@ -76,8 +76,9 @@ void apply_toml_table(core::TrialConfig& config, const toml::table& table,
 }
 
 void apply_toml_file(core::TrialConfig& config, const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) {
-    throw ConfigError("config file " + path + ": no such file");
+  if (!std::filesystem::exists(path)) throw ConfigError("config file " + path + ": no such file");
+  if (std::filesystem::is_directory(path)) {
+    throw ConfigError("config file " + path + ": is a folder; give the .toml file");
   }
   toml::table table;
   try {
@@ -85,12 +86,22 @@ void apply_toml_file(core::TrialConfig& config, const std::string& path) {
   } catch (const toml::parse_error& e) {
     throw ConfigError(toml_where(path, e.source()) + ": " + std::string(e.description()));
   }
+  for (const char* section : {"sweep", "base", "grid", "zip", "variant", "exclude", "table"}) {
+    if (table.contains(section)) {
+      throw ConfigError("config file " + path + " is a sweep spec (it has [" + section +
+                        "]); train one of its trials with --spec " + path +
+                        " --trial N (`trm-sweep plan` lists them)");
+    }
+  }
   std::vector<std::string> problems;
   apply_toml_table(config, table, path, problems);
   if (problems.size() == 1) throw ConfigError(problems.front());
   if (!problems.empty()) {
     std::string msg = std::to_string(problems.size()) + " problems in " + path + ":";
-    for (const auto& p : problems) msg += "\n  " + p;
+    constexpr size_t kShown = 10;  // the rest are usually the same mistake again
+    for (size_t i = 0; i < problems.size() && i < kShown; ++i) msg += "\n  " + problems[i];
+    if (problems.size() > kShown)
+      msg += "\n  ... and " + std::to_string(problems.size() - kShown) + " more";
     throw ConfigError(msg);
   }
 }

@@ -60,6 +60,9 @@ expect_error "--device gpu: valid: cpu, cuda (each rank binds one GPU of its nod
   run configs/quick.toml -o /tmp/trm_bad_input_never.h5 --device gpu
 expect_error "--device cuda:0: this rank sees no GPU" run configs/quick.toml -o /tmp/trm_bad_input_never.h5 --device cuda:0
 [ -e /tmp/trm_bad_input_never.h5 ] && { failed=$((failed + 1)); echo "FAIL: run with a bad --device wrote its results"; }
+expect_error "config file configs/quick.toml is a sweep spec (it has [sweep]); train one of its trials with --spec configs/quick.toml --trial N" \
+  train --config configs/quick.toml --out /tmp/trm_bad_input_never
+expect_error "sweep spec configs: is a folder; give the .toml file" plan configs
 expect_error "--shard: expected K/N, e.g. 0/4, got 1x/4" run configs/quick.toml -o /tmp/trm_bad_input_never.h5 --shard 1x/4
 expect_error "--shard: expected K/N, e.g. 0/4, got 0/4abc" run configs/quick.toml -o /tmp/trm_bad_input_never.h5 --shard 0/4abc
 expect_error "--time 99999999999999999999: expected [D-]HH:MM:SS" \

@@ -164,7 +164,7 @@ expect_error_lines() {  # expect_error_lines N "substring" train-args...: all pr
   fi
 }
 expect_error "config file $work/missing.toml: no such file" --config "$work/missing.toml" --out "$work/x"
-expect_error "config file $work: no such file" --config "$work" --out "$work/x"
+expect_error "config file $work: is a folder; give the .toml file" --config "$work" --out "$work/x"
 printf '[model]\nl_cycle = 3\n' >"$work/typo.toml"
 expect_error "$work/typo.toml:2:1: unknown key 'model.l_cycle'; did you mean 'model.l_cycles'? valid keys: model.hidden_size" \
   --config "$work/typo.toml" --out "$work/x"

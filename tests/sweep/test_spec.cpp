@@ -201,6 +201,83 @@ TEST(SweepSpecErrors, SyntaxEmptyGridAndOutOfRangeValues) {
             std::string::npos);
 }
 
+// A key written twice would have let the later one win without a word ("model.l_cycles" quoted
+// is the same key as model.l_cycles dotted).
+TEST(SweepSpecErrors, AKeySetTwiceNamesBothPlaces) {
+  EXPECT_NE(error_of("[base]\nmodel.l_cycles = 1\n\"model.l_cycles\" = 3\n")
+                .find("test.toml:3:1: model.l_cycles is set twice (first at test.toml:2:7)"),
+            std::string::npos)
+      << error_of("[base]\nmodel.l_cycles = 1\n\"model.l_cycles\" = 3\n");
+  EXPECT_NE(error_of("[[variant]]\nname = \"v\"\n\"model.halting\" = \"act\"\n"
+                     "model.halting = \"bce\"\n")
+                .find("model.halting is set twice"),
+            std::string::npos);
+  const auto grid = error_of("[grid]\nmodel.l_cycles = [1, 2]\n\"model.l_cycles\" = [3]\n");
+  EXPECT_NE(grid.find("model.l_cycles is set twice"), std::string::npos) << grid;
+  EXPECT_EQ(grid.find("[grid] and [[zip]]"), std::string::npos) << grid;
+}
+
+TEST(SweepSpecErrors, NamesAreOneLineNotBlankAndNotBase) {
+  const auto bad = error_of(
+      "[sweep]\nname = \"a\\nb\"\n[[variant]]\nname = \"  \"\nmodel.l_cycles = 3\n"
+      "[[variant]]\nname = \"base\"\nmodel.l_cycles = 4\n[[variant]]\nname = \"t\\tab\"\n"
+      "model.l_cycles = 5\n[[table]]\nname = \"x\\u0007\"\nkind = \"raw\"\n");
+  for (const char* want : {"test.toml:2:1: sweep.name contains a control character",
+                           "test.toml:3:1: [[variant]] name is empty or blank",
+                           "test.toml:6:1: [[variant]] name \"base\" is the [base] cell's",
+                           "test.toml:9:1: [[variant]] name contains a control character",
+                           "test.toml:13:1: table.name contains a control character"}) {
+    EXPECT_NE(bad.find(want), std::string::npos) << want << "\n" << bad;
+  }
+  EXPECT_NE(error_of("[sweep]\nname = \"\"\n").find("sweep.name is empty or blank"),
+            std::string::npos);
+  // A results file written before these checks still reads back (resume, merge, export).
+  const auto stored = parse_spec_text(
+      "[sweep]\nname = \"a\\nb\"\n[[variant]]\nname = \"base\"\n"
+      "model.l_cycles = 3\n",
+      "r.h5 (stored spec)", /*stored=*/true);
+  EXPECT_EQ(stored.sweep.name, "a\nb");
+  EXPECT_EQ(expand(stored).trials.size(), 2u);
+}
+
+TEST(SweepSpecErrors, ExcludeRulesAndTablesAreCheckedBeforeAnythingRuns) {
+  // An empty list matched every cell ("every cell is excluded").
+  EXPECT_NE(error_of("[grid]\nmodel.l_cycles = [1, 2]\n[[exclude]]\nmodel.l_cycles = []\n")
+                .find("test.toml:4:7: [[exclude]] model.l_cycles = []: an empty list matches no "
+                      "cell"),
+            std::string::npos);
+  EXPECT_NE(error_of("[grid]\nmodel.l_cycles = [1, 2]\n[[exclude]]\nmodel.h_cycles = 3\n")
+                .find("every cell is excluded (by the [[exclude]] at test.toml:3:1)"),
+            std::string::npos);
+  // A grid table over a key the sweep does not vary could not be exported after the run.
+  const auto table = error_of(
+      "[grid]\nmodel.l_cycles = [1, 2]\n[[table]]\nname = \"t\"\nkind = \"grid\"\n"
+      "rows = \"model.l_cycles\"\ncols = \"model.halting\"\n");
+  EXPECT_NE(table.find("test.toml:3:1: [[table]] \"t\": cols = \"model.halting\" does not vary in "
+                       "this sweep (every trial has model.halting = bce); axes: model.l_cycles"),
+            std::string::npos)
+      << table;
+  // An unknown table key is named as unknown, whatever its value's type.
+  EXPECT_NE(error_of("[[table]]\nname = \"t\"\nkind = \"raw\"\nbogus = 3\n")
+                .find("unknown key 'table.bogus'"),
+            std::string::npos);
+}
+
+TEST(SweepSpecErrors, SpecFilesThatAreNotSpecsAreNamedForWhatTheyAre) {
+  const auto error_of_file = [](const std::string& path) -> std::string {
+    try {
+      parse_spec_file(path);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  EXPECT_NE(error_of_file("/nonexistent/s.toml").find("/nonexistent/s.toml: no such file"),
+            std::string::npos);
+  EXPECT_NE(error_of_file("/tmp").find("/tmp: is a folder"), std::string::npos);
+  EXPECT_NE(error_of_file("/dev/null").find("/dev/null: is empty"), std::string::npos);
+}
+
 TEST(SweepPlan, FlagsCellsAboveTheMemoryLimitAndSchedulesLongestFirst) {
   const auto spec = parse_spec_text(R"(
 [base]
