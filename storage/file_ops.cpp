@@ -50,6 +50,17 @@ bool file_exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
+void require_regular_or_missing(const std::string& path, const std::string& what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode)) return;
+  const char* kind = S_ISDIR(st.st_mode)    ? "a folder"
+                     : S_ISFIFO(st.st_mode) ? "a pipe"
+                     : S_ISCHR(st.st_mode)  ? "a device"
+                                            : "not a regular file";
+  throw StorageError(path + ": is " + kind + ", not " + what +
+                     " (the .h5 file `trm-sweep run SPEC -o FILE` writes, and its .journal)");
+}
+
 FileStamp file_stamp(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return {};

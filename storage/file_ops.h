@@ -17,6 +17,9 @@ struct FileStamp {
 };
 
 bool file_exists(const std::string& path);
+// StorageError unless `path` is missing or a regular file: a results file or journal that is a
+// pipe, device or folder would block or fail on the first read. `what` names it in the message.
+void require_regular_or_missing(const std::string& path, const std::string& what);
 // The stamp of `path`; size -1 when it does not exist.
 FileStamp file_stamp(const std::string& path);
 // fsync of an existing file.

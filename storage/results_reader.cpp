@@ -14,6 +14,7 @@ namespace {
 
 // The open file and whether it follows a writer (SWMR read).
 std::pair<h5::Id, bool> open_for_reading(const std::string& path) {
+  require_regular_or_missing(path, "a results file");
   if (!file_exists(path)) {
     throw StorageError(path +
                        ": no such file. Check the path; a results file is what "

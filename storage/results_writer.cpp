@@ -197,6 +197,8 @@ ResultsWriter ResultsWriter::create(const std::string& path, const SweepHeader& 
                                     const std::vector<TrialDefinition>& trials) {
   h5::quiet_errors();
   const std::string jpath = journal_path(path);
+  require_regular_or_missing(path, "a results file");
+  require_regular_or_missing(jpath, "a results file's journal");
   if (file_exists(path)) {
     throw StorageError(path + ": already exists. To continue that sweep use `trm-sweep resume " +
                        path + "`; to start a new one choose another output file.");
@@ -323,6 +325,8 @@ std::string file_leads_journal(const Journal& journal, const std::string& path) 
 ResultsWriter ResultsWriter::open(const std::string& path) {
   h5::quiet_errors();
   const std::string jpath = journal_path(path);
+  require_regular_or_missing(path, "a results file");
+  require_regular_or_missing(jpath, "a results file's journal");
   if (!file_exists(jpath)) {
     if (!file_exists(path)) {
       throw StorageError(path + ": no such results file (and no journal " + jpath +

@@ -4,6 +4,7 @@
 #include <hdf5.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -89,6 +90,30 @@ TEST(StorageBadInput, AMissingFileIsNamedWithTheFix) {
   EXPECT_TRUE(contains(read, path + ": no such file")) << read;
   const auto write = storage_error_of([&] { ResultsWriter::open(path); });
   EXPECT_TRUE(contains(write, "trm-sweep run")) << write;
+}
+
+// A pipe or folder given as the results file (or its journal) is refused at once: reading a
+// FIFO with no writer blocked `status`, `export`, `run -o` and `merge` for ever.
+TEST(StorageBadInput, APipeOrFolderIsRefusedWithoutReadingIt) {
+  const TempDir dir;
+  const std::string fifo = dir.file("pipe.h5");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto read = storage_error_of([&] { ResultsReader{fifo}; });
+  EXPECT_TRUE(contains(read, fifo + ": is a pipe, not a results file")) << read;
+  EXPECT_TRUE(contains(storage_error_of([&] { ResultsWriter::open(fifo); }), "is a pipe"));
+  EXPECT_TRUE(contains(
+      storage_error_of([&] { ResultsWriter::create(fifo, sample_header(), sample_trials(1)); }),
+      "is a pipe"));
+  const std::string folder = dir.file("folder.h5");
+  std::filesystem::create_directory(folder);
+  EXPECT_TRUE(contains(storage_error_of([&] { ResultsReader{folder}; }), "is a folder"));
+  // A journal that is a folder: the results file beside it is neither read nor made.
+  const std::string path = dir.file("r.h5");
+  std::filesystem::create_directory(path + ".journal");
+  EXPECT_TRUE(contains(
+      storage_error_of([&] { ResultsWriter::create(path, sample_header(), sample_trials(1)); }),
+      "r.h5.journal: is a folder, not a results file's journal"));
+  EXPECT_FALSE(std::filesystem::exists(path));
 }
 
 TEST(StorageBadInput, AFileThatIsNotHdf5IsRefused) {
