@@ -199,6 +199,7 @@ int main(int argc, char** argv) {
   double status_watch = 0;
   status->add_option("--watch", status_watch, "redraw every N seconds while trials run")
       ->expected(0, 1)
+      ->check(number_in(0.5, 86400, "seconds"))
       ->default_str("2");
 
   trm::launcher::SubmitOptions submit_options;

@@ -823,12 +823,13 @@ namespace {
 
 // The file's report, with the state of the SLURM job that runs it when the file names one.
 // `stale`: trials shown running although no process writes the file (its run was killed).
-std::string status_report(const storage::ResultsReader& reader, const storage::StatusOptions& so,
+std::string status_report(const storage::ResultsReader& reader, storage::StatusOptions so,
                           bool* stale = nullptr) {
-  std::string report = storage::format_status(reader, so);
   int64_t cut_off = 0;
   for (const auto& row : reader.trials()) cut_off += row.status == storage::TrialStatus::running;
   if (cut_off > 0 && storage::results_writer_alive(reader.path())) cut_off = 0;
+  so.writer_gone = cut_off > 0;  // their time did not go on after the kill
+  std::string report = storage::format_status(reader, so);
   if (stale != nullptr) *stale = cut_off > 0;
   if (so.format == storage::StatusFormat::json) {
     const auto close = report.rfind('}');

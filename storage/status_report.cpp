@@ -23,13 +23,15 @@ struct TrialLine {
   double eta = kUnknown;          // running trials: seconds left at the attempt's pace so far
 };
 
-std::vector<TrialLine> collect(const ResultsReader& reader, double now) {
+std::vector<TrialLine> collect(const ResultsReader& reader, double now, bool writer_gone) {
   std::vector<TrialLine> lines;
   for (auto& row : reader.trials()) {
     TrialLine line{row};
     if (const auto t = reader.last_train(row.index)) line.train_exact = t->exact_accuracy;
     if (const auto e = reader.last_eval(row.index)) line.eval_exact = e->exact_accuracy;
-    if (row.status == TrialStatus::running) {
+    if (row.status == TrialStatus::running && writer_gone) {
+      // cut off: elapsed and ETA unknown
+    } else if (row.status == TrialStatus::running) {
       line.elapsed = now - row.started;
       if (row.step > 0 && row.total_steps > row.step) {
         line.eta = line.elapsed / static_cast<double>(row.step) *
@@ -105,13 +107,16 @@ std::string duration(double s) {
   return buf;
 }
 
-// The last non-empty line of an error (the end of a stderr tail says most), clipped.
+// An error in one line: its first line (what ended the trial: "killed by signal 6 (Aborted):
+// ...") and, when there are more, its last (the end of the stderr tail), each clipped.
 std::string error_line(const std::string& error) {
   std::string_view text = error;
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-  const auto nl = text.find_last_of('\n');
-  if (nl != std::string_view::npos) text.remove_prefix(nl + 1);
-  return clip_text(text, 160);
+  const auto first_nl = text.find('\n');
+  if (first_nl == std::string_view::npos) return clip_text(text, 160);
+  const std::string_view first = text.substr(0, first_nl);
+  const std::string_view last = text.substr(text.find_last_of('\n') + 1);
+  return clip_text(first, 100) + " ... " + clip_text(last, 100);
 }
 
 // Rows of cells as left-aligned columns separated by two spaces.
@@ -234,7 +239,7 @@ std::string render_json(const ResultsReader& reader, const std::vector<TrialLine
 
 std::string format_status(const ResultsReader& reader, const StatusOptions& options) {
   const double now = std::isnan(options.now) ? unix_now() : options.now;
-  const auto lines = collect(reader, now);
+  const auto lines = collect(reader, now, options.writer_gone);
   return options.format == StatusFormat::json ? render_json(reader, lines, options.max_errors)
                                               : render_text(reader, lines, options.max_errors);
 }

@@ -17,6 +17,9 @@ struct StatusOptions {
   StatusFormat format = StatusFormat::text;
   double now = kUnknown;   // unix seconds for the elapsed time of running trials; NaN = now
   int64_t max_errors = 5;  // most recent trial errors listed
+  // No process writes the file: trials recorded running were cut off, so their elapsed time and
+  // ETA are unknown rather than growing with the clock.
+  bool writer_gone = false;
 };
 
 // Reads `reader` once and renders the report. Throws StorageError when the file cannot be read.

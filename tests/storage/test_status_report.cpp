@@ -63,7 +63,25 @@ TEST(StorageStatus, TextCountsStatusesAndShowsEachTrialOomCellsAndErrors) {
   EXPECT_TRUE(contains(text, "Out of memory (peak memory predicted vs measured)")) << text;
   EXPECT_TRUE(contains(text, "3.0 GiB")) << text;  // trial 2 predicted (sample_trial: 3 GiB)
   EXPECT_TRUE(contains(text, "2.5 GiB")) << text;
-  EXPECT_TRUE(contains(text, "2 h_cycles=3 (oom): RuntimeError: CUDA out of memory")) << text;
+  // The first line (what ended it) and the last (the end of its output), in one line.
+  EXPECT_TRUE(contains(text,
+                       "2 h_cycles=3 (oom): Traceback (most recent call last): ... RuntimeError: "
+                       "CUDA out of memory\n"))
+      << text;
+}
+
+// A run killed with kill -9 leaves trials recorded running: their time stopped with it.
+TEST(StorageStatus, TrialsCutOffByAKilledRunShowNoGrowingTime) {
+  const TempDir dir;
+  const ResultsReader reader(sample_file(dir));
+  const std::string live = format_status(reader, {.now = 1125});
+  EXPECT_TRUE(contains(live, "2m05s")) << live;
+  const std::string later = format_status(reader, {.now = 99999, .writer_gone = true});
+  EXPECT_FALSE(contains(later, "27h")) << later;
+  EXPECT_FALSE(contains(later, "2m05s")) << later;
+  const std::string json =
+      format_status(reader, {.format = StatusFormat::json, .now = 99999, .writer_gone = true});
+  EXPECT_FALSE(contains(json, "\"elapsed_s\": 98999")) << json;
 }
 
 TEST(StorageStatus, JsonHasCountsTrialsAndNullForUnknownValues) {
