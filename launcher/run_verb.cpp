@@ -13,9 +13,11 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "core/errors.h"
 #include "core/gemm.h"
@@ -695,15 +697,41 @@ class Coordinator {
 };
 
 // Rank 0's part once MPI (if any) is up: the spec, the file, the queue, the loop.
-int coordinate(const RunOptions& o, MpiSession* mpi, const NodeShare& share, std::ostream& out,
+// The shard K/N whose trials (every N-th of the plan's order, from the K-th) are exactly `ids`;
+// nullopt when no shard is. A shard's file (`run --shard K/N`, a job array's task) does not
+// record K/N, so `resume` finds it from the trials the file holds.
+std::optional<std::pair<int64_t, int64_t>> shard_holding(const sweep::Plan& plan,
+                                                         const std::set<std::string>& ids) {
+  const auto total = static_cast<int64_t>(plan.trials.size());
+  if (ids.empty() || static_cast<int64_t>(ids.size()) >= total) return std::nullopt;
+  // K is the first position the file holds and K + N the second; one trial alone is shard K of
+  // any N that leaves no second one.
+  std::vector<int64_t> at;
+  for (int64_t k = 0; k < total && at.size() < 2; ++k) {
+    if (ids.count(plan.trials[k].trial->id)) at.push_back(k);
+  }
+  if (at.empty()) return std::nullopt;
+  const int64_t index = at[0];
+  const int64_t count = at.size() > 1 ? at[1] - at[0] : std::max(index + 1, total - index);
+  if (count < 2) return std::nullopt;
+  std::set<std::string> shard;
+  for (int64_t k = index; k < total; k += count) shard.insert(plan.trials[k].trial->id);
+  if (shard != ids) return std::nullopt;
+  return std::pair(index, count);
+}
+
+int coordinate(const RunOptions& given, MpiSession* mpi, const NodeShare& share, std::ostream& out,
                std::ostream& err) {
+  RunOptions o = given;  // resume of a shard's file: its --shard, found from the file
   // Checked before the results file is touched: a mistyped --device failed every trial.
   const std::string device = rank_device(o.device, share.runner_index);
   sweep::SweepSpec spec;
+  std::set<std::string> stored_ids;
   if (o.spec.empty()) {
     // The writer (not a reader) first: after an unclean stop it rebuilds the file.
     auto stored = storage::ResultsWriter::open(o.results);
     spec = sweep::parse_spec_text(stored.header().spec_toml, o.results + " (stored spec)", true);
+    for (const auto& row : stored.trials()) stored_ids.insert(row.id);
     stored.close();
   } else {
     spec = sweep::parse_spec_file(o.spec);
@@ -715,6 +743,13 @@ int coordinate(const RunOptions& o, MpiSession* mpi, const NodeShare& share, std
   po.memory_bytes = machine_memory();
   po.gflops = 100;  // only the order matters here: longest predicted first
   const auto plan = sweep::make_plan(spec, expansion, po);
+  if (o.spec.empty() && o.shard_count == 1) {
+    if (const auto shard = shard_holding(plan, stored_ids)) {
+      std::tie(o.shard_index, o.shard_count) = *shard;
+      err << o.results << " holds shard " << o.shard_index << "/" << o.shard_count
+          << " of its sweep: resuming that shard\n";
+    }
+  }
   std::vector<Cell> cells;
   for (size_t k = 0; k < plan.trials.size(); ++k) {
     // --shard K/N (SLURM job arrays): every N-th trial of the spec's order, from the K-th.

@@ -59,6 +59,14 @@ check "status of the merged file" "$bin" status merged.h5 >/dev/null
 check "resume of the merged file runs nothing" "$bin" resume merged.h5 >resume.log 2>&1
 check "resume saw 0 trials to run: $(head -1 resume.log)" grep -q "0 of 4 trials" resume.log
 
+# A shard's file resumes on its own (as the README says of RESULTS.taskK.h5): its shard is found
+# from the trials it holds, and nothing of the other shard runs into it.
+"$bin" resume part1.h5 >resume1.log 2>&1
+rc=$?
+check "resume of a shard exits 0, got $rc: $(tail -3 resume1.log)" [ $rc -eq 0 ]
+check "resume found the shard: $(head -2 resume1.log)" grep -q "part1.h5 holds shard 1/2 of its sweep" resume1.log
+check "resume of a shard ran nothing: $(grep 'trials' resume1.log)" grep -q "0 of 2 trials (shard 1/2 of 4)" resume1.log
+
 # One shard alone: the other trials stay pending, with a warning each; resume runs them.
 "$bin" merge half.h5 part1.h5 >half.out 2>half.err
 rc=$?
