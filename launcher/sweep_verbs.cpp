@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 
 #include "core/config_fields.h"
 #include "core/errors.h"
@@ -84,7 +85,7 @@ int plan_verb(const std::string& spec_path, const PlanCli& o, std::ostream& out,
     options.gflops = measured_cpu_gflops();
     if (o.format == "text") {
       err << "throughput: measured float32 matmul peak x " << kCpuTrainingEfficiency << " = "
-          << static_cast<int64_t>(options.gflops) << " GFLOP/s (override: --gflops)\n";
+          << std::llround(options.gflops) << " GFLOP/s (override: --gflops)\n";
     }
   } else {
     options.gflops = kAssumedCudaGflops;

@@ -120,18 +120,24 @@ std::string error_line(const std::string& error) {
 }
 
 // Rows of cells as left-aligned columns separated by two spaces.
+// Widths count UTF-8 characters, not bytes, so a name with accents stays in its column.
 std::string columns(const std::vector<std::vector<std::string>>& table) {
+  const auto shown = [](const std::string& text) {
+    return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+      return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    }));
+  };
   std::vector<size_t> width;
   for (const auto& row : table) {
     width.resize(std::max(width.size(), row.size()));
-    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], shown(row[c]));
   }
   std::string out;
   for (const auto& row : table) {
     std::string line;
     for (size_t c = 0; c < row.size(); ++c) {
       line += row[c];
-      if (c + 1 < row.size()) line += std::string(width[c] - row[c].size() + 2, ' ');
+      if (c + 1 < row.size()) line += std::string(width[c] - shown(row[c]) + 2, ' ');
     }
     out += line + "\n";
   }

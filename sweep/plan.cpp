@@ -157,18 +157,17 @@ std::string format_plan(const Plan& plan, const std::string& format) {
         out += std::string(k ? "," : "") + json_string(t.settings[k].first) + ":" +
                json_string(t.settings[k].second);
       }
-      out += "},\"steps\":" + std::to_string(p.steps) +
-             ",\"step_flops\":" + fmt("%.6g", p.step_flops) +
-             ",\"total_flops\":" + fmt("%.6g", p.total_flops) +
-             ",\"seconds\":" + fmt("%.3f", p.seconds) +
-             ",\"peak_bytes\":" + fmt("%.0f", m.total()) +
-             ",\"activation_bytes\":" + fmt("%.0f", m.activations) +
-             ",\"memory\":{\"runtime\":" + fmt("%.0f", m.runtime) + ",\"data\":" +
-             fmt("%.0f", m.data) + ",\"parameters\":" + fmt("%.0f", m.parameters) +
-             ",\"ema\":" + fmt("%.0f", m.ema) + ",\"buffers\":" + fmt("%.0f", m.buffers) +
-             ",\"carry\":" + fmt("%.0f", m.carry) +
-             ",\"activations\":" + fmt("%.0f", m.activations) + "}" +
-             ",\"oom\":" + (p.oom ? "true" : "false") + "}";
+      out +=
+          "},\"steps\":" + std::to_string(p.steps) +
+          ",\"step_flops\":" + fmt("%.6g", p.step_flops) +
+          ",\"total_flops\":" + fmt("%.6g", p.total_flops) +
+          ",\"seconds\":" + fmt("%.3f", p.seconds) + ",\"peak_bytes\":" + fmt("%.0f", m.total()) +
+          ",\"activation_bytes\":" + fmt("%.0f", m.activations) +
+          ",\"memory\":{\"runtime\":" + fmt("%.0f", m.runtime) +
+          ",\"data\":" + fmt("%.0f", m.data) + ",\"parameters\":" + fmt("%.0f", m.parameters) +
+          ",\"ema\":" + fmt("%.0f", m.ema) + ",\"buffers\":" + fmt("%.0f", m.buffers) +
+          ",\"carry\":" + fmt("%.0f", m.carry) + ",\"activations\":" + fmt("%.0f", m.activations) +
+          "}" + ",\"oom\":" + (p.oom ? "true" : "false") + "}";
     }
     out += "],\"totals\":{\"trials\":" + std::to_string(plan.trials.size()) +
            ",\"oom\":" + std::to_string(plan.oom_count) +
@@ -184,16 +183,28 @@ std::string format_plan(const Plan& plan, const std::string& format) {
   out = "sweep " + plan.sweep + ": " + std::to_string(plan.trials.size()) + " trials on " + device +
         ", memory limit " + format_bytes(plan.memory_limit) + ", throughput " +
         fmt("%.0f", plan.options.gflops) + " GFLOP/s\n\n";
+  // Names padded to the width they show (UTF-8 characters, not bytes), whatever their length.
+  const auto shown = [](const std::string& text) {
+    return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+      return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    }));
+  };
   size_t width = 4;
-  for (const auto& p : plan.trials) width = std::max(width, p.trial->name.size());
+  for (const auto& p : plan.trials) width = std::max(width, shown(p.trial->name));
+  const auto name_cell = [&](const std::string& name) {
+    return "  " + name + std::string(width - shown(name), ' ') + "  ";
+  };
   char line[512];
-  std::snprintf(line, sizeof line, "%5s  %-*s  %-8s  %8s  %12s  %9s  %10s  %s\n", "#",
-                static_cast<int>(width), "name", "id", "steps", "GFLOP", "time", "memory", "OOM");
+  std::snprintf(line, sizeof line, "%5s", "#");
+  out += line + name_cell("name");
+  std::snprintf(line, sizeof line, "%-8s  %8s  %12s  %9s  %10s  %s\n", "id", "steps", "GFLOP",
+                "time", "memory", "OOM");
   out += line;
   for (const auto& p : plan.trials) {
     const auto& t = *p.trial;
-    std::snprintf(line, sizeof line, "%5lld  %-*s  %-8s  %8lld  %12.0f  %9s  %10s  %s\n",
-                  static_cast<long long>(t.index), static_cast<int>(width), t.name.c_str(),
+    std::snprintf(line, sizeof line, "%5lld", static_cast<long long>(t.index));
+    out += line + name_cell(t.name);
+    std::snprintf(line, sizeof line, "%-8s  %8lld  %12.0f  %9s  %10s  %s\n",
                   t.id.substr(0, 8).c_str(), static_cast<long long>(p.steps), p.total_flops / 1e9,
                   format_seconds(p.seconds).c_str(), format_bytes(p.memory.total()).c_str(),
                   p.oom ? (plan.skip_oom ? "OOM (skipped)" : "OOM (runs anyway)") : "");
