@@ -98,6 +98,13 @@ int64_t parse_time_limit(std::string_view text) {
     throw ConfigError("--time " + t + ": expected [D-]HH:MM:SS, MM:SS or minutes, e.g. 04:00:00");
   }
   auto num = [&](int i) { return m[i].matched ? std::stoll(m[i].str()) : 0LL; };
+  // Minutes and seconds below 60, the hours of D-HH below 24: "25:99:99" is a typo.
+  const bool fields_ok = (!m[1].matched || num(2) < 24) && (!m[3].matched || num(3) < 60) &&
+                         (!m[4].matched || num(4) < 60);
+  if (!fields_ok) {
+    throw ConfigError("--time " + t +
+                      ": minutes and seconds run 0-59 (and the hours of D-HH 0-23), e.g. 25:30:00");
+  }
   int64_t seconds = 0;
   if (m[1].matched) {  // D-HH[:MM[:SS]]
     seconds = num(1) * 86400 + num(2) * 3600 + num(3) * 60 + num(4);

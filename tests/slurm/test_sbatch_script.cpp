@@ -154,6 +154,9 @@ TEST(SbatchOptions, TimeLimitsParseAsSlurmReadsThem) {
   EXPECT_THROW(parse_time_limit("0"), trm::ConfigError);
   EXPECT_THROW(parse_time_limit("99999999999999999999999"), trm::ConfigError);  // no overflow
   EXPECT_EQ(parse_time_limit("3-12"), 3 * 86400 + 12 * 3600);
+  EXPECT_EQ(parse_time_limit("100:00:00"), 100 * 3600);  // hours may exceed a day
+  for (const char* typo : {"25:99:99", "00:00:99", "1:60", "2-24:00:00", "1-00:75"})
+    EXPECT_THROW(parse_time_limit(typo), trm::ConfigError) << typo;
 }
 
 TEST(SbatchOptions, EveryBadValueIsReportedAtOnce) {
