@@ -218,8 +218,8 @@ int main(int argc, char** argv) {
   auto* metric_option =
       exporter->add_option("--metric", export_options.metric,
                            "exact_accuracy (default), best_exact_accuracy, accuracy, ...");
-  exporter->add_option("--format", export_options.format, "md, csv, latex, json or html")
-      ->capture_default_str();
+  exporter->add_option("--format", export_options.format,
+                       "md, csv, latex, json or html (default: from -o's extension, else md)");
   exporter->add_option("-o,--out", export_options.out,
                        "write to this file (default: stdout); an existing one only with --force");
   exporter->add_flag("--force", export_options.force, "let -o replace an existing file");

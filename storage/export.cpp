@@ -87,6 +87,9 @@ std::vector<TableRequest> find_spec_tables(const ResultsReader& reader,
   const auto all = spec_tables(reader);
   std::vector<TableRequest> out;
   for (const auto& name : names) {
+    // A name given twice is one table: twice, a CSV reads as one table with every row twice.
+    if (std::any_of(out.begin(), out.end(), [&](const TableRequest& t) { return t.name == name; }))
+      continue;
     const auto it =
         std::find_if(all.begin(), all.end(), [&](const TableRequest& t) { return t.name == name; });
     if (it == all.end()) {

@@ -29,7 +29,8 @@ struct TableRequest {
 // default: the ablation table when it has variants, else the raw table.
 std::vector<TableRequest> spec_tables(const ResultsReader& reader);
 
-// The spec's tables called `names`, in that order; ConfigError listing the table names.
+// The spec's tables called `names`, in that order, each once (a repeated name is ignored);
+// ConfigError listing the table names.
 std::vector<TableRequest> find_spec_tables(const ResultsReader& reader,
                                            const std::vector<std::string>& names);
 

@@ -67,6 +67,7 @@ std::string html_table(const Table& t) {
         if (cell.stat.best) cls = "best";
         if (cell.stat.status == "OOM") cls = "oom";
         if (cell.stat.status == "fail") cls = "fail";
+        if (cell.stat.absent) cls = "absent";
       }
       out += (cls.empty() ? "<td>" : "<td class=\"" + cls + "\">") +
              esc(cell_text(cell, t.metric)) + "</td>";
@@ -124,7 +125,9 @@ std::string heat_map(const Table& t) {
       const Stat& s = t.rows[r][c].stat;
       const double x = left + cw * static_cast<double>(c - 1);
       std::string cls = "cell", fill = "#ffffff", label = s.status, ink = "#222";
-      if (s.status == "OOM") {
+      if (s.absent) {
+        cls = "cell absent";
+      } else if (s.status == "OOM") {
         cls = "cell oom";
         fill = "url(#hatch)";
         ink = "#b2182b";
@@ -139,7 +142,8 @@ std::string heat_map(const Table& t) {
       }
       out += "<rect class=\"" + cls + "\" x=\"" + num(x) + "\" y=\"" + num(y) + "\" width=\"" +
              num(cw - 2) + "\" height=\"" + num(ch - 2) + "\" fill=\"" + fill + "\"><title>" +
-             esc(t.rows[r][0].text + ", " + t.header[c] + ": " + stat_text(s, style)) +
+             esc(t.rows[r][0].text + ", " + t.header[c] + ": " +
+                 (s.absent ? "not in the sweep" : stat_text(s, style))) +
              "</title></rect>\n<text x=\"" + num(x + cw / 2 - 1) + "\" y=\"" + num(y + ch / 2 + 3) +
              "\" text-anchor=\"middle\" fill=\"" + ink + (s.best ? "\" font-weight=\"bold" : "") +
              "\">" + esc(label) + "</text>\n";

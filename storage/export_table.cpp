@@ -181,6 +181,47 @@ void add_seed_note(const SweepData& data, Table& table) {
 
 // ---- ablation: the base row first, then every other cell (the variants) in sweep order ----
 
+struct AblationRow {
+  std::string label;
+  const CellTrials* cell;
+};
+
+// A [[variant]] whose config equals another cell's runs once, under the first name (expand()
+// drops the duplicate): it still gets its row, with that cell's numbers, after the variant
+// before it (else before the variant after it, else last). Returns notes naming those cells.
+std::vector<std::string> add_deduplicated_variants(const SweepData& data,
+                                                   const std::vector<CellTrials>& cells,
+                                                   std::vector<AblationRow>& rows) {
+  const auto& variants = data.spec.variants;
+  const auto row_of = [&](const std::string& label) -> std::ptrdiff_t {
+    const auto it = std::find_if(rows.begin(), rows.end(),
+                                 [&](const AblationRow& r) { return r.label == label; });
+    return it == rows.end() ? -1 : it - rows.begin();
+  };
+  std::map<std::string, const CellTrials*> cell_of;  // seedless key -> cell
+  for (const auto& c : cells) cell_of.emplace(seedless_key(c.trials.front()->config), &c);
+  std::vector<std::string> notes;
+  for (size_t v = 0; v < variants.size(); ++v) {
+    if (row_of(variants[v].name) >= 0) continue;  // a cell of its own
+    core::TrialConfig config = data.spec.base;
+    for (const auto& [key, value] : variants[v].sets) core::set_key(config, key, value);
+    const auto it = cell_of.find(seedless_key(config));
+    if (it == cell_of.end()) continue;  // excluded by an [[exclude]] rule: no trial at all
+    const CellTrials* same = it->second;
+    std::ptrdiff_t at = -1;
+    for (size_t before = v; before-- > 0 && at < 0;) {
+      at = row_of(variants[before].name);
+      if (at >= 0) ++at;
+    }
+    for (size_t after = v + 1; after < variants.size() && at < 0; ++after)
+      at = row_of(variants[after].name);
+    rows.insert(at < 0 ? rows.end() : rows.begin() + at, {variants[v].name, same});
+    notes.push_back("'" + variants[v].name + "' is the same config as '" + same->label +
+                    "': it ran once, and both rows show that cell.");
+  }
+  return notes;
+}
+
 Table ablation_table(const SweepData& data, const TableRequest& request) {
   Table t = new_table(request, "ablation");
   const MetricStyle style = metric_style(request.metric);
@@ -194,18 +235,22 @@ Table ablation_table(const SweepData& data, const TableRequest& request) {
   std::stable_partition(cells.begin(), cells.end(), [&](const CellTrials& c) {
     return seedless_key(c.trials.front()->config) == base;
   });
-  for (const auto& cell : cells) {
-    const core::ModelConfig& m = cell.trials.front()->config.model;
+  std::vector<AblationRow> rows;
+  for (const auto& cell : cells) rows.push_back({cell.label, &cell});
+  const auto same_config_notes = add_deduplicated_variants(data, cells, rows);
+  for (const auto& [label, cell] : rows) {
+    const core::ModelConfig& m = cell->trials.front()->config.model;
     const int64_t depth = m.h_cycles * (m.l_cycles + 1) * m.layers;
     // ACT needs a second forward pass for the Q-continue target (TRM-SPEC §4.3).
     const int64_t passes = m.halting == core::Halting::act ? 2 : 1;
     const int64_t params = core::analytic_parameter_count(m);
-    t.rows.push_back({text_cell(cell.label), stat_cell(stat_of(cell, request.metric, data)),
+    t.rows.push_back({text_cell(label), stat_cell(stat_of(*cell, request.metric, data)),
                       integer_cell(depth, std::to_string(depth)),
                       integer_cell(passes, std::to_string(passes)),
                       integer_cell(params, count_text(params))});
   }
   t.notes.push_back("Depth: network layers evaluated per supervision step, T·(n+1)·layers.");
+  t.notes.insert(t.notes.end(), same_config_notes.begin(), same_config_notes.end());
   mark_best(t);
   return t;
 }
@@ -325,6 +370,7 @@ Table grid_of(const Group& g, const SweepData& data, const TableRequest& r, bool
   }
   t.header = {leaf(r.rows) + " \\ " + leaf(r.cols)};
   for (const auto& cv : col_values) t.header.push_back(cv);
+  bool any_absent = false;
   for (const auto& rv : row_values) {
     std::vector<Cell> row{text_cell(rv)};
     for (const auto& cv : col_values) {
@@ -333,9 +379,10 @@ Table grid_of(const Group& g, const SweepData& data, const TableRequest& r, bool
       if (it != cell_at.end()) {
         s = stat_of(*it->second, r.metric, data);
       } else {
-        s.status = "—";  // a cell the sweep does not have
-        s.expected = static_cast<int64_t>(data.spec.sweep.seeds.size());
-        s.missing_seeds = data.spec.sweep.seeds;
+        // Not a trial of the sweep at all (the group's cells are not a full product): blank,
+        // and no seeds expected, unlike a trial that has not run yet ("—").
+        s.absent = true;
+        any_absent = true;
       }
       row.push_back(stat_cell(std::move(s)));
     }
@@ -343,8 +390,9 @@ Table grid_of(const Group& g, const SweepData& data, const TableRequest& r, bool
   }
   add_seed_note(data, t);
   t.notes.push_back(
-      "OOM: out of memory (measured or predicted); fail: the trial failed; —: not "
-      "run (yet).");
+      std::string("OOM: out of memory (measured or predicted); fail: the trial failed; —: not "
+                  "run (yet)") +
+      (any_absent ? "; blank: not in the sweep." : "."));
   mark_best(t);
   return t;
 }
@@ -404,7 +452,11 @@ Table raw_table(const SweepData& data, const TableRequest& r) {
     for (const auto& key : keys) cells.push_back(text_cell(core::get_key(trial.config, key)));
     cells.push_back(integer_cell(row.step, std::to_string(row.step)));
     cells.push_back(number_cell(row.wall_s, "%.1f"));
-    cells.push_back(integer_cell(row.measured_peak_bytes, std::to_string(row.measured_peak_bytes)));
+    // -1 in /trials: never measured (pending, or ended before a step). Missing, as NaN is.
+    cells.push_back(
+        row.measured_peak_bytes < 0
+            ? number_cell(kUnknown, "%.0f")
+            : integer_cell(row.measured_peak_bytes, std::to_string(row.measured_peak_bytes)));
     for (const double v : {row.final_accuracy, row.final_exact_accuracy, row.best_exact_accuracy,
                            trial.q_halt_accuracy, trial.lm_loss}) {
       cells.push_back(number_cell(v, "%.4f"));
@@ -429,7 +481,7 @@ MetricStyle metric_style(const std::string& metric) {
 
 sweep::SweepSpec stored_spec(const ResultsReader& reader, const SweepHeader& header) {
   try {
-    return sweep::parse_spec_text(header.spec_toml, reader.path() + " (stored spec)");
+    return sweep::parse_spec_text(header.spec_toml, reader.path() + " (stored spec)", true);
   } catch (const ConfigError& e) {
     throw StorageError(reader.path() + ": the sweep spec stored in the file does not parse (" +
                        e.what() + "); was it written by another trm-sweep version?");

@@ -18,6 +18,7 @@ std::string fixed(double v, const char* format) {
 }
 
 std::string stat_text(const Stat& s, const MetricStyle& style) {
+  if (s.absent) return "";
   if (!s.status.empty()) return s.status;
   std::string out = fixed(s.mean * style.scale, style.format);
   if (!std::isnan(s.std)) out += " ± " + fixed(s.std * style.scale, style.format);
@@ -106,8 +107,10 @@ void csv_stat_header(std::vector<std::string>& names, const std::string& key) {
     names.push_back(key + suffix);
 }
 
-// The status of a stat cell for scripts: done, oom, failed or missing.
+// The status of a stat cell for scripts: done, oom, failed, missing (not run yet) or absent (a
+// grid cell the sweep has no trial of).
 std::string machine_status(const Stat& s) {
+  if (s.absent) return "absent";
   if (s.status.empty()) return "done";
   if (s.status == "OOM") return "oom";
   return s.status == "fail" ? "failed" : "missing";

@@ -93,4 +93,70 @@ expect_error "-o $work/a.html: already exists; add --force to replace it" \
   grep -q "<table class=\"trm\"" "$work/a.html" && ok || fail "a refused export -o changed a file"
 expect_ok "" export "$work/grid.h5" --format md -o "$work/a.html" --force
 grep -q "^| " "$work/a.html" && ok || fail "export -o --force did not replace the file"
+
+# Another sweep's journal is refused as an HDF5 file is, even with --force: without it, that
+# sweep's results cannot be rebuilt.
+cp "$work/grid.h5.journal" "$work/other.h5.journal"
+expect_error "-o $work/other.h5.journal: is a sweep's journal" \
+  export "$work/grid.h5" -o "$work/other.h5.journal" --force
+cmp -s "$work/grid.h5.journal" "$work/other.h5.journal" && ok || fail "export -o changed a journal"
+
+# A pipe, FIFO or character device is written to as is: not read (that blocked forever), no
+# --force, nothing renamed over it. `timeout` turns a hang into a failure.
+out=$(
+  set -o pipefail
+  timeout 30 "$bin" export "$work/grid.h5" -o /dev/stdout 2>"$work/err" | cat
+)
+rc=$?
+[ "$rc" -eq 0 ] && [[ "$out" == *"| 2 | **60.0** | OOM |"* ]] && [ ! -s "$work/err" ] && ok ||
+  fail "export -o /dev/stdout | cat -> exit $rc, stderr: $(cat "$work/err")"
+mkfifo "$work/fifo"
+timeout 30 cat "$work/fifo" >"$work/from_fifo" &
+reader=$!
+timeout 30 "$bin" export "$work/grid.h5" --format csv -o "$work/fifo" 2>"$work/err"
+rc=$?
+wait "$reader"
+[ "$rc" -eq 0 ] && [ -p "$work/fifo" ] && grep -q "^model.h_cycles,model.l_cycles,group," "$work/from_fifo" &&
+  ok || fail "export -o FIFO -> exit $rc, stderr: $(cat "$work/err")"
+expect_ok "" export "$work/grid.h5" -o /dev/null
+# /dev/stdout redirected to a file: written through the shell's descriptor (>> appends), never
+# onto a results file.
+echo "# before" >"$work/appended.md"
+"$bin" export "$work/grid.h5" -o /dev/stdout >>"$work/appended.md" 2>"$work/err" &&
+  [ "$(head -1 "$work/appended.md")" = "# before" ] && grep -q "^| 2 | \*\*60.0\*\* | OOM |" "$work/appended.md" &&
+  ok || fail "export -o /dev/stdout >> FILE: $(cat "$work/err")"
+out=$("$bin" export "$work/grid.h5" -o /dev/stdout 2>"$work/err" >>"$work/copy.h5")
+rc=$?
+[ "$rc" -eq 2 ] && grep -q "is an HDF5 file" "$work/err" && cmp -s "$work/grid.h5" "$work/copy.h5" &&
+  ok || fail "export -o /dev/stdout >> RESULTS.h5 -> exit $rc: $(cat "$work/err")"
+
+# Without --format, -o's extension names the format; an unknown one keeps md; --format wins.
+check_format() {  # check_format FILE "first line prefix" [more args]
+  local file=$1 want=$2
+  shift 2
+  rm -f "$work/$file"
+  if "$bin" export "$work/grid.h5" -o "$work/$file" "$@" 2>"$work/err" &&
+    [[ "$(head -1 "$work/$file")" == "$want"* ]]; then
+    ok
+  else
+    fail "export -o $file $*: first line $(head -1 "$work/$file" 2>/dev/null), expected $want; $(cat "$work/err")"
+  fi
+}
+check_format t.html "<!DOCTYPE html>"
+check_format t.HTM "<!DOCTYPE html>"
+check_format t.csv "# table: recursion"
+check_format t.json '{"provenance": '
+check_format t.tex "% Sweep sample_grid"
+check_format t.md "Sweep sample_grid"
+check_format t.txt "Sweep sample_grid"
+check_format u.html "# table: recursion" --format csv
+check_format u.csv "Sweep sample_grid" --format md
+
+# A table named twice is exported once (twice, the CSV read as one table with each trial twice).
+"$bin" export "$work/grid.h5" --table all --format csv >"$work/once.csv" &&
+  "$bin" export "$work/grid.h5" --table all --table all --format csv >"$work/twice.csv" &&
+  cmp -s "$work/once.csv" "$work/twice.csv" && ok ||
+  fail "export --table all --table all differs from --table all"
+[ "$("$bin" export "$work/grid.h5" --table all --table recursion --table all | grep -c '^### ')" -eq 3 ] &&
+  ok || fail "export --table all --table recursion --table all: not all (1) + recursion (2 grids)"
 summary

@@ -168,14 +168,169 @@ TEST(Export, GridCellsSayOomFailAndMissingAndBestIsBold) {
   EXPECT_NE(md.find("| 1 | 50.0 | 55.0 |"), std::string::npos) << md;
   EXPECT_NE(md.find("| 2 | **60.0** | OOM |"), std::string::npos) << md;  // measured OOM
   EXPECT_NE(md.find("| 3 | fail | OOM |"), std::string::npos) << md;      // oom_predicted too
-  // The attention variants form their own grid; T=2 n=2 is pending, T=1 n=2 does not exist.
-  EXPECT_NE(md.find("| 1 | **80.0** | — |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| 2 | — | — |"), std::string::npos) << md;
+  // The attention variants form their own grid; T=2 n=2 is pending ("—"), T=1 n=2 and T=2 n=1
+  // are not trials of the sweep (blank).
+  EXPECT_NE(md.find("| 1 | **80.0** |  |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 2 |  | — |"), std::string::npos) << md;
   EXPECT_NE(md.find("mixer=attention, pos_encodings=rope"), std::string::npos) << md;
   const std::string tex =
       export_tables(reader, find_spec_tables(reader, {"recursion"}), ExportFormat::latex);
   EXPECT_NE(tex.find("\\toprule"), std::string::npos);
   EXPECT_NE(tex.find("\\textbf{80.0}"), std::string::npos) << tex;
+}
+
+// A (row, col) of a grid that is no trial of the sweep is blank, not "—" (not run yet) with seeds
+// to wait for: nothing will ever fill it. Scripts read status "absent", with no seed expected.
+TEST(Export, AGridCellTheSweepDoesNotContainIsBlankNotMissing) {
+  const Sample s("grid");
+  const ResultsReader reader(s.path);
+  const auto recursion = find_spec_tables(reader, {"recursion"});
+  const std::string md = export_tables(reader, recursion, ExportFormat::md);
+  const std::string note =
+      "OOM: out of memory (measured or predicted); fail: the trial failed; —: not run (yet); "
+      "blank: not in the sweep.";
+  EXPECT_NE(md.find("| 2 |  | — |\n\n" + note), std::string::npos) << md;
+  // The full T x n grid has no blank cell, and its note does not mention one.
+  EXPECT_NE(md.find("| 3 | fail | OOM |\n\nOOM: out of memory (measured or predicted); fail: the "
+                    "trial failed; —: not run (yet).\n"),
+            std::string::npos)
+      << md;
+  const std::string csv = export_tables(reader, recursion, ExportFormat::csv);
+  EXPECT_NE(csv.find("1,2,\"mixer=attention, pos_encodings=rope\",,,0,0,,absent\n"),
+            std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find("2,2,\"mixer=attention, pos_encodings=rope\",,,0,1,0,missing\n"),
+            std::string::npos)
+      << csv;
+  const std::string json = export_tables(reader, recursion, ExportFormat::json);
+  EXPECT_NE(json.find("[\"2\", {\"mean\": null, \"std\": null, \"n\": 0, \"expected\": 0, "
+                      "\"missing_seeds\": [], \"status\": \"absent\", \"best\": false}, "
+                      "{\"mean\": null, \"std\": null, \"n\": 0, \"expected\": 1, "
+                      "\"missing_seeds\": [0], \"status\": \"missing\""),
+            std::string::npos)
+      << json;
+  const std::string tex = export_tables(reader, recursion, ExportFormat::latex);
+  EXPECT_NE(tex.find("    2 &  & --- \\\\\n"), std::string::npos) << tex;
+  EXPECT_NE(tex.find("blank: not in the sweep."), std::string::npos) << tex;
+  const std::string html = export_tables(reader, recursion, ExportFormat::html);
+  EXPECT_NE(html.find("<tr><td>2</td><td class=\"absent\"></td><td>—</td></tr>"), std::string::npos)
+      << html;
+  EXPECT_NE(html.find("<title>2, 1: not in the sweep</title>"), std::string::npos) << html;
+}
+
+// A [[variant]] with the config of another cell runs once, under the first name; the ablation
+// table still has its row (the paper's table lists it), with that cell's numbers, and says so.
+TEST(Export, AVariantThatEqualsAnotherCellKeepsItsAblationRow) {
+  TempDir dir;
+  std::string spec = exporttest::sample_spec("grid");
+  spec +=
+      "\n[[variant]]\nname = \"T=1 n=2 again\"\nmodel.h_cycles = 1\nmodel.l_cycles = 2\n"
+      "\n[[variant]]\nname = \"base again\"\nmodel.h_cycles = 2\n";
+  exporttest::write_sample(dir.file("r.h5"), "grid", spec);
+  const ResultsReader reader(dir.file("r.h5"));
+  EXPECT_EQ(reader.trials().size(), 8u);  // both ran once, under the grid cell's name
+  const auto ablation = find_spec_tables(reader, {"ablation"});
+  const std::string md = export_tables(reader, ablation, ExportFormat::md);
+  // In the variants' order, after the last one, with the numbers of the cells they equal.
+  EXPECT_NE(md.find("| attention T=2 n=2 | — | 12 | 1 | 132.0K |\n"
+                    "| T=1 n=2 again | 55.0 | 6 | 1 | 125.3K |\n"
+                    "| base again | OOM | 12 | 1 | 125.3K |\n"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("'T=1 n=2 again' is the same config as 'h_cycles=1 l_cycles=2': it ran "
+                    "once, and both rows show that cell."),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("'base again' is the same config as 'h_cycles=2 l_cycles=2'"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(export_tables(reader, ablation, ExportFormat::csv)
+                .find("T=1 n=2 again,0.55,,1,1,,done,6,1,125314\n"),
+            std::string::npos);
+  EXPECT_NE(export_tables(reader, ablation, ExportFormat::json)
+                .find("[\"T=1 n=2 again\", {\"mean\": 0.55,"),
+            std::string::npos);
+  EXPECT_NE(
+      export_tables(reader, ablation, ExportFormat::latex).find("T=1 n=2 again & 55.0 & 6 & 1"),
+      std::string::npos);
+  EXPECT_NE(export_tables(reader, ablation, ExportFormat::html)
+                .find("<tr><td>T=1 n=2 again</td><td>55.0</td>"),
+            std::string::npos);
+  // A variant with a cell of its own is one row, as before.
+  EXPECT_EQ(md.find("attention T=1 n=1 |", md.find("attention T=1 n=1 |") + 1), std::string::npos)
+      << md;
+  // The first variant: before the second, after the grid's cells.
+  std::string first = exporttest::sample_spec("grid");
+  const std::string at = "[[variant]]\nname = \"attention T=1 n=1\"";
+  first.insert(first.find(at), "[[variant]]\nname = \"first\"\nmodel.h_cycles = 3\n\n");
+  exporttest::write_sample(dir.file("first.h5"), "grid", first);
+  const ResultsReader first_reader(dir.file("first.h5"));
+  const std::string first_md =
+      export_tables(first_reader, find_spec_tables(first_reader, {"ablation"}), ExportFormat::md);
+  EXPECT_NE(first_md.find("| h_cycles=3 l_cycles=2 | OOM | 18 | 1 | 125.3K |\n"
+                          "| first | OOM | 18 | 1 | 125.3K |\n"
+                          "| attention T=1 n=1 | **80.0** |"),
+            std::string::npos)
+      << first_md;
+}
+
+// /trials stores -1 for a peak never measured (a pending, failed or predicted-OOM trial); the raw
+// table shows it missing, as every other metric without a value, in every format.
+TEST(Export, ARawPeakThatWasNeverMeasuredIsMissingNotMinusOne) {
+  const Sample s("ablation");
+  const ResultsReader reader(s.path);
+  const auto all = find_spec_tables(reader, {"all"});
+  const auto text = [&](ExportFormat f) { return export_tables(reader, all, f); };
+  // Trial 10 is pending: step 0, then wall_s and measured_peak_bytes missing.
+  EXPECT_NE(text(ExportFormat::md)
+                .find("| 10 | w/ T = 4 seed=1 | pending | 1 | 2 | 4 | bce | "
+                      "true | 0 | — | — | — |"),
+            std::string::npos)
+      << text(ExportFormat::md);
+  EXPECT_NE(text(ExportFormat::csv).find("\n10,w/ T = 4 seed=1,pending,1,2,4,bce,true,0,,,,,,,\n"),
+            std::string::npos)
+      << text(ExportFormat::csv);
+  EXPECT_NE(text(ExportFormat::json)
+                .find("[10, \"w/ T = 4 seed=1\", \"pending\", 1, \"2\", "
+                      "\"4\", \"bce\", \"true\", 0, null, null, null,"),
+            std::string::npos)
+      << text(ExportFormat::json);
+  EXPECT_NE(text(ExportFormat::latex)
+                .find("10 & w/ T = 4 seed=1 & pending & 1 & 2 & 4 & bce & "
+                      "true & 0 & --- & --- & ---"),
+            std::string::npos);
+  EXPECT_NE(text(ExportFormat::html)
+                .find("<td>w/ T = 4 seed=1</td><td>pending</td><td>1</td>"
+                      "<td>2</td><td>4</td><td>bce</td><td>true</td><td>0</"
+                      "td><td>—</td><td>—</td><td>—</td>"),
+            std::string::npos);
+  for (const auto& [format, ext] : kFormats) {
+    const std::string out = text(format);
+    EXPECT_EQ(out.find("| -1 |"), std::string::npos) << ext;
+    EXPECT_EQ(out.find(",-1,"), std::string::npos) << ext;
+    EXPECT_EQ(out.find(", -1,"), std::string::npos) << ext;
+    EXPECT_EQ(out.find("& -1 &"), std::string::npos) << ext;
+    EXPECT_EQ(out.find("<td>-1</td>"), std::string::npos) << ext;
+    // A measured peak stays: the OOM trial's and a finished one's.
+    EXPECT_NE(out.find("3221225472"), std::string::npos) << ext;
+    EXPECT_NE(out.find("104857600"), std::string::npos) << ext;
+  }
+}
+
+// `--table all --table all` is one table: twice, the CSV read as one table with every trial
+// twice.
+TEST(Export, ATableNamedTwiceIsExportedOnce) {
+  const Sample s("grid");
+  const ResultsReader reader(s.path);
+  const auto tables = find_spec_tables(reader, {"all", "ablation", "all", "ablation"});
+  ASSERT_EQ(tables.size(), 2u);
+  EXPECT_EQ(tables[0].name, "all");
+  EXPECT_EQ(tables[1].name, "ablation");
+  const std::string once =
+      export_tables(reader, find_spec_tables(reader, {"all"}), ExportFormat::csv);
+  EXPECT_EQ(export_tables(reader, find_spec_tables(reader, {"all", "all"}), ExportFormat::csv),
+            once);
+  EXPECT_EQ(once.find("# table:"), std::string::npos) << once;  // one table: plain CSV
 }
 
 TEST(Export, AGridAxisTheSweepDoesNotVaryIsRejectedListingTheValidAxes) {
