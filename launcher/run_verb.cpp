@@ -44,7 +44,8 @@ namespace trm::launcher {
 
 namespace {
 
-// Signals so far: the first stops the sweep gracefully, a second ends the running trials at once.
+// Signals so far: the first stops the sweep gracefully, a later one (StopSignals) ends the running
+// trials at once.
 volatile std::sig_atomic_t g_run_signals = 0;
 extern "C" void on_run_signal(int) { g_run_signals = g_run_signals + 1; }
 
@@ -224,7 +225,9 @@ class Coordinator {
           (row.status == TrialStatus::failed && !may_retry(row))) {
         continue;
       }
-      if (c->plan.oom && spec_.sweep.oom_predicted == sweep::OomPolicy::skip) {
+      // Predicted OOM skips a trial that never ran; one that did (interrupted, a checkpoint)
+      // continues, also when this coordinator's machine is smaller than the last one's.
+      if (c->plan.oom && spec_.sweep.oom_predicted == sweep::OomPolicy::skip && row.attempts == 0) {
         row.status = TrialStatus::oom_predicted;
         row.error = "predicted peak " + sweep::format_bytes(c->plan.memory.total()) + " > limit " +
                     sweep::format_bytes(plan.memory_limit);
@@ -261,15 +264,15 @@ class Coordinator {
   int run() {
     if (o_.schedule == "static") deal_round_robin();
     Backoff backoff;
-    int signals_seen = 0;
+    StopSignals signals;
     while (!finished()) {
       bool activity = false;
       // One group commit per round: what the round changed is durable before any of it is
       // acknowledged, i.e. before its trials are handed out (one disk sync, not one a change).
       results_.begin_group();
-      if (g_run_signals > signals_seen) {
-        signals_seen = g_run_signals;
-        stop_all(signals_seen >= 2);
+      if (const auto act = signals.update(g_run_signals, steady_seconds());
+          act != StopSignals::Act::none) {
+        stop_all(act == StopSignals::Act::kill);
         activity = true;
       }
       activity |= poll_local();
@@ -308,9 +311,13 @@ class Coordinator {
     return any_failed_ ? 1 : 0;
   }
 
-  // Whether a failed trial gets another attempt: `retries` of them after its first, counted from
-  // this run's first attempt for one that `--retry-failed` brought back.
+  // Whether a failed trial gets another attempt. One that failed in this run: while it has failed
+  // at most `retries` times here (attempts that were interrupted or lost with their rank do not
+  // count: a preempted trial keeps its retries). One that failed in an earlier run: by its
+  // attempts, counted from this run's first for one that `--retry-failed` brought back.
   bool may_retry(const storage::TrialRow& row) const {
+    if (const auto f = failures_.find(row.index); f != failures_.end())
+      return f->second <= spec_.sweep.retries;
     const auto it = first_attempt_.find(row.index);
     const int64_t before = it == first_attempt_.end() ? 0 : it->second;
     return row.attempts - before <= spec_.sweep.retries;
@@ -544,9 +551,20 @@ class Coordinator {
   void find_lost_workers() {
     if (mpi_ == nullptr) return;
     for (auto& s : slots_) {
-      if (s.rank == 0 || s.lost || s.index < 0) continue;
+      if (s.rank == 0 || s.lost || (s.index < 0 && s.ready)) continue;
       if (steady_seconds() - s.last_seen < o_.worker_timeout) continue;
       s.lost = true;
+      // Its own trials (static schedule) go to a live slot, or to the queue when none is left.
+      for (const int64_t own : s.own) requeue(own);
+      s.own.clear();
+      if (s.index < 0) {  // never said READY: it died starting (e.g. no GPU on its node)
+        line() << "lost   rank " << s.rank << ": no word from it since the sweep started\n"
+               << std::flush;
+        results_.log_event(
+            -1, "lost",
+            "worker rank " + std::to_string(s.rank) + " never became ready; declared lost");
+        continue;
+      }
       const int64_t index = s.index;
       s.index = -1;
       dir_after_loss_[index] = trial_dir(index) + ".after-lost-rank" + std::to_string(s.rank);
@@ -559,18 +577,21 @@ class Coordinator {
       results_.log_event(index, "lost", row.error);
       line() << "lost   rank " << s.rank << ": #" << index << " goes back to the queue\n"
              << std::flush;
-      if (!stopping_) {
-        auto& q = o_.schedule == "static" ? first_live_slot().own : queue_;
-        q.push_front(index);
-      }
+      if (!stopping_) requeue(index);
     }
   }
 
-  Slot& first_live_slot() {
-    for (auto& s : slots_) {
-      if (!s.lost) return s;
+  // Back to the front of the line: a live slot's own list (static schedule), else the queue.
+  void requeue(int64_t index) {
+    if (o_.schedule == "static") {
+      for (auto& s : slots_) {
+        if (!s.lost) {
+          s.own.push_front(index);
+          return;
+        }
+      }
     }
-    return slots_.front();
+    queue_.push_front(index);
   }
 
   void stop_all(bool at_once) {
@@ -657,8 +678,9 @@ class Coordinator {
       case TrialEnd::failed:
         row.status = TrialStatus::failed;
         word = "failed";
+        ++failures_[index];
         if (may_retry(row)) {
-          queue_.push_front(index);  // a retry resumes from the trial's checkpoint
+          requeue(index);  // a retry resumes from the trial's checkpoint
           word = "failed (retrying)";
         } else {
           any_failed_ = true;
@@ -690,6 +712,7 @@ class Coordinator {
   std::map<int64_t, Active> active_;
   std::map<int64_t, std::string> dir_after_loss_;
   std::map<int64_t, int64_t> first_attempt_;            // --retry-failed: attempts before this run
+  std::map<int64_t, int64_t> failures_;                 // times each trial failed in this run
   std::vector<std::pair<Slot*, Assignment>> assigned_;  // this round's, not yet handed out
   bool stopping_ = false, any_failed_ = false, any_interrupted_ = false;
   bool live_ = false, shown_ = false;
@@ -848,8 +871,13 @@ int run_verb(const RunOptions& o, std::ostream& out, std::ostream& err) {
   try {
     return coordinate(o, &mpi, share, out, err);
   } catch (...) {
-    // Nothing was started (or the file is safe): let the workers leave with us.
-    for (int r = 1; r < mpi.size(); ++r) mpi.send(r, Tag::exit, "");
+    // The coordinator cannot go on (e.g. a full disk under the results file): the workers end
+    // their trials at once (checkpoints stay; the trials show running, and `resume` continues
+    // them) and leave with us, rather than train on for hours with nobody recording.
+    for (int r = 1; r < mpi.size(); ++r) {
+      mpi.send(r, Tag::kill, "");
+      mpi.send(r, Tag::exit, "");
+    }
     throw;
   }
 }

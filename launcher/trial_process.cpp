@@ -154,10 +154,10 @@ void TrialProcess::spawn(std::vector<std::string> args) {
   envp.push_back(nullptr);
   // SIGTERM (the stop request, and the parent-death signal) stays blocked from before the fork
   // until the trial takes it (install_stop_signals: a thread of its own waits for it with
-  // sigwait), so one that comes while the child starts waits for it. Unblocked, it would run this process's handler in
-  // the child between fork and exec, and be lost there (the trial then ran on until the second
-  // signal killed it), or, during exec and LibTorch's loading, kill the child without a
-  // checkpoint. The mask and pending signals survive exec.
+  // sigwait), so one that comes while the child starts waits for it. Unblocked, it would run this
+  // process's handler in the child between fork and exec, and be lost there (the trial then ran on
+  // until the second signal killed it), or, during exec and LibTorch's loading, kill the child
+  // without a checkpoint. The mask and pending signals survive exec.
   sigset_t stop_signal, previous_mask;
   sigemptyset(&stop_signal);
   sigaddset(&stop_signal, SIGTERM);
@@ -189,7 +189,7 @@ void TrialProcess::request_stop() {
 }
 
 void TrialProcess::kill_now() {
-  if (pid_ > 0) kill(pid_, SIGKILL);
+  if (pid_ > 0 && kill(pid_, SIGKILL) == 0) killed_ = true;
 }
 
 void TrialProcess::read_metrics(std::vector<core::TrainRecord>& train,
@@ -248,10 +248,14 @@ bool TrialProcess::poll(TrialOutcome* outcome) {
       outcome->error = "exit " + std::to_string(code) + ": " + tail;
   } else if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
-    // The kernel's OOM killer sends SIGKILL; near the trial's budget that is an OOM result.
+    // The kernel's OOM killer sends SIGKILL; near the trial's budget that is an OOM result,
+    // unless the SIGKILL was ours (a second stop signal): then the trial was interrupted and
+    // resumes from its last checkpoint.
     const bool near_budget =
         launch_.memory_budget > 0 && outcome->peak_rss_bytes >= launch_.memory_budget * 9 / 10;
-    outcome->end = sig == SIGKILL && near_budget ? TrialEnd::oom : TrialEnd::failed;
+    outcome->end = sig == SIGKILL && killed_       ? TrialEnd::interrupted
+                   : sig == SIGKILL && near_budget ? TrialEnd::oom
+                                                   : TrialEnd::failed;
     outcome->error =
         "killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + "): " + tail;
   }

@@ -55,6 +55,7 @@ class TrialProcess {
 
   TrialLaunch launch_;
   pid_t pid_ = -1;
+  bool killed_ = false;  // kill_now() sent its SIGKILL: the end is ours, not an OOM or a crash
   int64_t metrics_offset_ = 0;
   std::string partial_;
 };

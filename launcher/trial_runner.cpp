@@ -105,10 +105,19 @@ void TrialRunner::start(const Assignment& a) {
   kind_ = a.kind;
   stop_ = false;
   until_ = steady_seconds() + a.sleep_seconds;
-  if (kind_ == TrialKind::train) {
-    process_ = std::make_unique<TrialProcess>(a.config, a.launch);
-  } else if (kind_ == TrialKind::exec) {
-    process_ = std::make_unique<TrialProcess>(a.launch, std::vector<std::string>{"--help"});
+  start_error_.clear();
+  // A trial that cannot start (its folder cannot be made on a full or read-only file system, fork
+  // fails) is that trial's failure, recorded with the reason: not an exception that ends the
+  // sweep on rank 0, or a worker rank silently.
+  try {
+    if (kind_ == TrialKind::train) {
+      process_ = std::make_unique<TrialProcess>(a.config, a.launch);
+    } else if (kind_ == TrialKind::exec) {
+      process_ = std::make_unique<TrialProcess>(a.launch, std::vector<std::string>{"--help"});
+    }
+  } catch (const std::exception& e) {
+    process_.reset();
+    start_error_ = std::string("cannot start the trial: ") + e.what();
   }
 }
 
@@ -125,7 +134,13 @@ void TrialRunner::kill_now() {
 bool TrialRunner::poll(std::vector<std::string>& lines, TrialOutcome* outcome) {
   if (!busy()) return false;
   bool ended = false;
-  if (process_) {
+  if (!start_error_.empty()) {
+    *outcome = TrialOutcome{};
+    outcome->end = TrialEnd::failed;
+    outcome->error = start_error_;
+    start_error_.clear();
+    ended = true;
+  } else if (process_) {
     process_->read_metric_lines(lines);
     ended = process_->poll(outcome);
     if (ended) process_->read_metric_lines(lines);

@@ -55,6 +55,7 @@ class TrialRunner {
   double until_ = 0;  // sleep: when it ends
   bool stop_ = false;
   std::unique_ptr<TrialProcess> process_;
+  std::string start_error_;  // the trial could not start (its folder, fork): poll() reports it
 };
 
 }  // namespace trm::launcher

@@ -77,6 +77,18 @@ std::string rank_device(const std::string& device, int runner_index) {
   return "cuda:" + std::to_string(std::max(0, runner_index) % gpus);
 }
 
+StopSignals::Act StopSignals::update(int delivered, double now) {
+  if (delivered <= seen_) return Act::none;
+  seen_ = delivered;
+  if (first_at_ < 0) {
+    first_at_ = now;
+    return Act::stop;
+  }
+  if (killed_ || now - first_at_ < window_) return Act::none;
+  killed_ = true;
+  return Act::kill;
+}
+
 std::string host_name() {
   char buf[256] = {};
   gethostname(buf, sizeof buf - 1);
@@ -93,18 +105,15 @@ int run_worker(MpiSession& mpi, const RankSetup& setup) {
 
   mpi.send(0, Tag::ready, host_name() + "\n" + setup.device);
   TrialRunner runner;
-  int signals_seen = 0;
+  StopSignals signals;
   double last_sent = steady_seconds();
   Backoff backoff;
   for (bool leaving = false; !leaving || runner.busy();) {
     bool active = false;
-    if (g_worker_signals > signals_seen && runner.busy()) {
-      signals_seen = g_worker_signals;
-      if (signals_seen == 1) {
-        runner.request_stop();
-      } else {
-        runner.kill_now();
-      }
+    if (runner.busy()) {
+      const auto act = signals.update(g_worker_signals, steady_seconds());
+      if (act == StopSignals::Act::stop) runner.request_stop();
+      if (act == StopSignals::Act::kill) runner.kill_now();
     }
     Message m;
     while (mpi.poll(&m)) {

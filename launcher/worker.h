@@ -29,6 +29,24 @@ std::string host_name();
 // A monotonic clock, in seconds: the launcher's timeouts and pauses.
 double steady_seconds();
 
+// Stop signals as a user means them: the first asks the running trials to checkpoint and stop;
+// one more ends them at once, unless it came within `window` seconds of the first. One scancel
+// or preemption reaches a step's tasks several times at once (SLURM's own SIGTERM, srun's
+// forwarded SIGTERM, the batch script's USR1): counted as one, so the trials still checkpoint.
+class StopSignals {
+ public:
+  explicit StopSignals(double window = 1.0) : window_(window) {}
+  enum class Act { none, stop, kill };
+  // `delivered`: the signals counted by the handler so far; `now`: steady_seconds().
+  Act update(int delivered, double now);
+
+ private:
+  double window_;
+  int seen_ = 0;
+  double first_at_ = -1;
+  bool killed_ = false;
+};
+
 // Serves the coordinator until it says exit; returns the process exit code (0).
 int run_worker(MpiSession& mpi, const RankSetup& setup);
 

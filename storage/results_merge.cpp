@@ -24,10 +24,13 @@ struct Source {
   TrialRow row;
 };
 
-// Whether `candidate` is the better copy of a trial than `kept`: a final status first, then the
-// one further along. On a tie the first input stays.
+// Whether `candidate` is the better copy of a trial than `kept`: a final status first, `done`
+// before another final one (a failed copy at the same step must not hide a finished one), then
+// the one further along. On a tie the first input stays.
 bool better(const TrialRow& candidate, const TrialRow& kept) {
   if (is_final(candidate.status) != is_final(kept.status)) return is_final(candidate.status);
+  const bool done = candidate.status == TrialStatus::done;
+  if (done != (kept.status == TrialStatus::done)) return done;
   return candidate.step > kept.step;
 }
 

@@ -53,9 +53,23 @@ wait $pid
 rc=$?
 [ $rc -eq 5 ] && ok || fail "SIGTERM: exit $rc (want 5): $(tail -3 "$work/b.out")"
 "$bin" status "$work/b.h5" | grep -q "interrupted 1" && ok || fail "no interrupted trial after SIGTERM"
-"$bin" resume "$work/b.h5" >>"$work/b.out" 2>&1
+# Resumed, with the interrupted trial's child SIGKILLed as it starts again: the interruption was
+# not a failure, so the trial still has its one retry (retries = 1) and the sweep finishes.
+stopped_id=$($py -c 'import h5py, sys
+rows = h5py.File(sys.argv[1], "r")["trials"][:]
+print(*[r["id"].decode() for r in rows if r["status"].decode() == "interrupted"])' "$work/b.h5")
+"$bin" resume "$work/b.h5" >>"$work/b.out" 2>&1 &
+pid=$!
+killed=""
+for _ in $(seq 600); do
+  child=$(pgrep -f "trm-sweep train --config $work/b.h5.trials/$stopped_id/" | head -1)
+  [ -n "$child" ] && kill -KILL "$child" && killed=1 && break
+  sleep 0.05
+done
+wait $pid
 rc=$?
-[ $rc -eq 0 ] && ok || fail "resume: exit $rc: $(tail -3 "$work/b.out")"
+[ -n "$killed" ] && [ $rc -eq 0 ] && grep -q "failed (retrying)" "$work/b.out" && ok ||
+  fail "resume with the interrupted trial killed once (killed=$killed): exit $rc: $(tail -3 "$work/b.out")"
 
 # kill -9 of the coordinator mid-sweep, then resume.
 "$bin" run "$spec" -o "$work/c.h5" >"$work/c.out" 2>&1 &
@@ -76,19 +90,43 @@ timeout 20 "$bin" status "$work/c.h5" --watch 1 >/dev/null 2>&1 && ok ||
 rc=$?
 [ $rc -eq 0 ] && ok || fail "resume after kill -9: exit $rc: $(tail -3 "$work/c.out")"
 
-# Two signals in a row: the second ends the running trial at once (SIGKILL, no checkpoint at
-# that moment); it is still `interrupted`, exit 5, and resume continues from its last checkpoint.
+# Two signals a second apart: the second ends the running trial at once (SIGKILL, no checkpoint
+# at that moment); it is still `interrupted`, exit 5, and resume continues from its last
+# checkpoint. The child is held (SIGSTOP) so that it cannot stop by itself in between.
 "$bin" run "$spec" -o "$work/f.h5" >"$work/f.out" 2>&1 &
 pid=$!
 wait_for_metrics "$work/f.h5"
 sleep 1.5
+held=$(pgrep -f "trm-sweep train --config $work/f.h5.trials/" | head -1)
+[ -n "$held" ] && kill -STOP "$held"
 kill -INT $pid
-sleep 0.05
+sleep 1.5
 kill -INT $pid
 wait $pid
 rc=$?
 [ $rc -eq 5 ] && ok || fail "two SIGINTs: exit $rc (want 5): $(tail -3 "$work/f.out")"
 "$bin" status "$work/f.h5" | grep -q "interrupted 1" && ok || fail "no interrupted trial after two SIGINTs"
+interrupted_error() {  # the error text of the interrupted trial of results file $1
+  $py -c 'import h5py, sys
+rows = h5py.File(sys.argv[1], "r")["trials"][:]
+print(*[r["error"].decode() for r in rows if r["status"].decode() == "interrupted"])' "$1"
+}
+[ -z "$held" ] || interrupted_error "$work/f.h5" | grep -q "^killed by signal 9" && ok ||
+  fail "the second SIGINT did not end the held trial at once: $(interrupted_error "$work/f.h5")"
+
+# One scancel or preemption reaches a rank as several signals at once (SLURM's SIGTERM, srun's
+# forwarded one, the job script's USR1): they count as one, and the trial checkpoints and stops.
+"$bin" run "$spec" -o "$work/g.h5" >"$work/g.out" 2>&1 &
+pid=$!
+wait_for_metrics "$work/g.h5"
+sleep 1
+kill -TERM $pid
+kill -TERM $pid
+kill -USR1 $pid
+wait $pid
+rc=$?
+[ $rc -eq 5 ] && interrupted_error "$work/g.h5" | grep -q "^exit 5" && ok ||
+  fail "signals at once: exit $rc, the trial's end: $(interrupted_error "$work/g.h5")"
 "$bin" resume "$work/f.h5" >>"$work/f.out" 2>&1
 rc=$?
 [ $rc -eq 0 ] && ok || fail "resume after two SIGINTs: exit $rc: $(tail -3 "$work/f.out")"

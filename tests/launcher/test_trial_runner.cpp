@@ -5,6 +5,7 @@
 #include "core/errors.h"
 #include "core/fields.h"
 #include "launcher/trial_runner.h"
+#include "launcher/worker.h"
 
 namespace trm::launcher {
 namespace {
@@ -102,6 +103,38 @@ TEST(TrialRunner, AStoppedSleepTrialIsInterrupted) {
   r.request_stop();
   ASSERT_TRUE(r.poll(lines, &o));
   EXPECT_EQ(o.end, TrialEnd::interrupted);
+}
+
+// A trial that cannot start (here its folder cannot be made) is that trial's failure, with the
+// reason, at the next poll: not an exception out of the coordinator's or a worker's loop.
+TEST(TrialRunner, ATrialThatCannotStartFailsWithTheReason) {
+  TrialRunner r;
+  Assignment a;
+  a.index = 5;
+  a.kind = TrialKind::train;
+  a.launch.dir = "/dev/null/trial";  // under a file: no folder can be made there
+  ASSERT_NO_THROW(r.start(a));
+  ASSERT_TRUE(r.busy());
+  std::vector<std::string> lines;
+  TrialOutcome o;
+  ASSERT_TRUE(r.poll(lines, &o));
+  EXPECT_EQ(o.end, TrialEnd::failed);
+  EXPECT_NE(o.error.find("cannot start the trial"), std::string::npos) << o.error;
+  EXPECT_NE(o.error.find("/dev/null/trial"), std::string::npos) << o.error;
+  EXPECT_FALSE(r.busy());
+}
+
+// One scancel reaches a rank as several signals within moments: one stop. A signal a second or
+// more after the first ends the trials at once, and only once.
+TEST(StopSignals, SignalsWithinASecondOfTheFirstAreOneStop) {
+  StopSignals s;
+  EXPECT_EQ(s.update(0, 10.0), StopSignals::Act::none);
+  EXPECT_EQ(s.update(1, 10.0), StopSignals::Act::stop);
+  EXPECT_EQ(s.update(1, 10.5), StopSignals::Act::none);  // nothing new
+  EXPECT_EQ(s.update(3, 10.2), StopSignals::Act::none);  // SIGTERM twice more, at once
+  EXPECT_EQ(s.update(4, 10.9), StopSignals::Act::none);  // the job script's USR1
+  EXPECT_EQ(s.update(5, 11.5), StopSignals::Act::kill);  // the user insists
+  EXPECT_EQ(s.update(6, 20.0), StopSignals::Act::none);
 }
 
 }  // namespace

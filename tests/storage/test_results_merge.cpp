@@ -127,6 +127,16 @@ TEST(ResultsMerge, ADuplicateKeepsTheFinishedCopyElseTheOneWithMoreSteps) {
   EXPECT_TRUE(mentions(report.warnings, "before merging"));  // trial 1 is unfinished
 }
 
+// Two final copies at the same step: the finished one is the result, whichever input is first.
+TEST(ResultsMerge, ADoneCopyBeatsAFailedOneAtTheSameStep) {
+  t::TempDir dir;
+  write_shard(dir.file("a.h5"), {0}, TrialStatus::failed, 50);
+  write_shard(dir.file("b.h5"), {0}, TrialStatus::done, 50);
+  trm::storage::merge_results(dir.file("m.h5"), {dir.file("a.h5"), dir.file("b.h5")},
+                              t::sample_trials(1));
+  EXPECT_EQ(ResultsReader(dir.file("m.h5")).trials()[0].status, TrialStatus::done);
+}
+
 TEST(ResultsMerge, ATrialInNoInputStaysPendingWithAWarning) {
   t::TempDir dir;
   write_shard(dir.file("a.h5"), {0}, TrialStatus::done, 10);
