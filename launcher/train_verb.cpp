@@ -23,6 +23,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/atomic_file.h"
 #include "core/config_fields.h"
 #include "core/errors.h"
 #include "core/gemm.h"
@@ -279,7 +280,16 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
              << trainer.total_steps() << "\n";
   }
   if (fs::exists(metrics) && static_cast<int64_t>(fs::file_size(metrics)) > metrics_bytes) {
-    fs::resize_file(metrics, static_cast<uintmax_t>(metrics_bytes));
+    // A new file in its place (write + rename), not a truncation in place: a sweep reading the
+    // file as it grows sees another inode and reads it again from the start, where a file cut
+    // short and grown past its old size again would leave the reader in the middle of a line.
+    std::ifstream in(metrics, std::ios::binary);
+    std::string kept(static_cast<size_t>(metrics_bytes), '\0');
+    in.read(kept.data(), static_cast<std::streamsize>(kept.size()));
+    if (in.gcount() != static_cast<std::streamsize>(kept.size()))
+      throw DataError("cannot read " + metrics + " back to its checkpoint");
+    in.close();
+    core::write_file_atomically(metrics, kept);
   }
 
   TrainSink sink(metrics, trainer.total_steps(), config.train.batch_size, options.progress_seconds,

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -210,18 +211,33 @@ void TrialProcess::read_metrics(std::vector<core::TrainRecord>& train,
 }
 
 void TrialProcess::read_metric_lines(std::vector<std::string>& lines) {
-  std::ifstream in(launch_.dir + "/metrics.jsonl", std::ios::binary);
-  if (!in) return;
-  in.seekg(0, std::ios::end);
-  const int64_t size = in.tellg();
-  if (size < metrics_offset_) {  // the child truncated it to its checkpoint: read it again
+  const std::string path = launch_.dir + "/metrics.jsonl";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return;
+  }
+  // The child puts a new file in place when it resumes (cut back to its checkpoint): another
+  // inode, read from the start. (What it re-reports, the coordinator drops by step.)
+  if (st.st_ino != metrics_inode_ || st.st_size < metrics_offset_) {
+    metrics_inode_ = st.st_ino;
     metrics_offset_ = 0;
     partial_.clear();
   }
-  in.seekg(metrics_offset_);
-  std::string chunk(static_cast<size_t>(size - metrics_offset_), '\0');
-  in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-  metrics_offset_ = size;
+  std::string chunk(static_cast<size_t>(st.st_size - metrics_offset_), '\0');
+  size_t got = 0;
+  while (got < chunk.size()) {
+    const ssize_t n = ::pread(fd, chunk.data() + got, chunk.size() - got,
+                              static_cast<off_t>(metrics_offset_ + static_cast<int64_t>(got)));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // what is not there yet comes at the next poll
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  chunk.resize(got);
+  metrics_offset_ += static_cast<int64_t>(got);
   partial_ += chunk;
   size_t start = 0;
   for (size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1) {

@@ -13,15 +13,6 @@ spec="$src/tests/sweep/tiny_sweep.toml"
 py=/usr/bin/python3  # Debian's, with python3-h5py
 source "$(dirname "$0")/common.sh" sweep_run
 
-# Waits (10 s at most) until a trial of results file $1 has written metrics.
-wait_for_metrics() {
-  for _ in $(seq 100); do
-    sleep 0.1
-    compgen -G "$1.trials/*/metrics.jsonl" >/dev/null && return 0
-  done
-  return 1
-}
-
 "$bin" run "$spec" -o "$work/a.h5" >"$work/a.out" 2>&1
 rc=$?
 [ $rc -eq 0 ] && ok || fail "uninterrupted run: exit $rc: $(tail -3 "$work/a.out")"
@@ -40,15 +31,28 @@ for i in range(4):
     assert g.attrs["model.halting"] in ("bce", "act", b"bce", b"act")
 PY
 
+# Holds (SIGSTOP) the first trial process of results file $1 that appears and prints its pid, so
+# that a signal is sure to find that trial running: the tiny trials take about a second each.
+hold_child() {
+  local c
+  for _ in $(seq 1500); do
+    c=$(pgrep -f "trm-sweep train --config $1.trials/" | head -1)
+    [ -n "$c" ] && kill -STOP "$c" 2>/dev/null && echo "$c" && return 0
+    sleep 0.02
+  done
+  return 1
+}
+
 # Stopped by SIGTERM while a trial runs, then resumed: the same metrics as the straight run.
 "$bin" run "$spec" -o "$work/b.h5" >"$work/b.out" 2>&1 &
 pid=$!
-wait_for_metrics "$work/b.h5"
-sleep 1
+held=$(hold_child "$work/b.h5") || fail "no trial process of b.h5 to hold"
 "$bin" status "$work/b.h5" >"$work/b.status" 2>&1
 grep -q "running 1" "$work/b.status" && ! grep -q "no trm-sweep process" "$work/b.status" && ok ||
   fail "status while the run writes the file: $(cat "$work/b.status")"
 kill -TERM $pid
+sleep 0.5
+[ -n "$held" ] && kill -CONT "$held"
 wait $pid
 rc=$?
 [ $rc -eq 5 ] && ok || fail "SIGTERM: exit $rc (want 5): $(tail -3 "$work/b.out")"
@@ -74,10 +78,10 @@ rc=$?
 # kill -9 of the coordinator mid-sweep, then resume.
 "$bin" run "$spec" -o "$work/c.h5" >"$work/c.out" 2>&1 &
 pid=$!
-wait_for_metrics "$work/c.h5"
-sleep 1
+held=$(hold_child "$work/c.h5") || fail "no trial process of c.h5 to hold"
 kill -KILL $pid
 wait $pid 2>/dev/null
+[ -n "$held" ] && kill -CONT "$held"
 sleep 2  # the orphaned child checkpoints on its SIGTERM and exits
 # status says the trial shown running was cut off, and --watch ends instead of counting forever.
 "$bin" status "$work/c.h5" >"$work/c.status" 2>&1
@@ -95,10 +99,7 @@ rc=$?
 # checkpoint. The child is held (SIGSTOP) so that it cannot stop by itself in between.
 "$bin" run "$spec" -o "$work/f.h5" >"$work/f.out" 2>&1 &
 pid=$!
-wait_for_metrics "$work/f.h5"
-sleep 1.5
-held=$(pgrep -f "trm-sweep train --config $work/f.h5.trials/" | head -1)
-[ -n "$held" ] && kill -STOP "$held"
+held=$(hold_child "$work/f.h5") || fail "no trial process of f.h5 to hold"
 kill -INT $pid
 sleep 1.5
 kill -INT $pid
@@ -111,18 +112,19 @@ interrupted_error() {  # the error text of the interrupted trial of results file
 rows = h5py.File(sys.argv[1], "r")["trials"][:]
 print(*[r["error"].decode() for r in rows if r["status"].decode() == "interrupted"])' "$1"
 }
-[ -z "$held" ] || interrupted_error "$work/f.h5" | grep -q "^killed by signal 9" && ok ||
+interrupted_error "$work/f.h5" | grep -q "^killed by signal 9" && ok ||
   fail "the second SIGINT did not end the held trial at once: $(interrupted_error "$work/f.h5")"
 
 # One scancel or preemption reaches a rank as several signals at once (SLURM's SIGTERM, srun's
 # forwarded one, the job script's USR1): they count as one, and the trial checkpoints and stops.
 "$bin" run "$spec" -o "$work/g.h5" >"$work/g.out" 2>&1 &
 pid=$!
-wait_for_metrics "$work/g.h5"
-sleep 1
+held=$(hold_child "$work/g.h5") || fail "no trial process of g.h5 to hold"
 kill -TERM $pid
 kill -TERM $pid
 kill -USR1 $pid
+sleep 0.5
+[ -n "$held" ] && kill -CONT "$held"
 wait $pid
 rc=$?
 [ $rc -eq 5 ] && interrupted_error "$work/g.h5" | grep -q "^exit 5" && ok ||
