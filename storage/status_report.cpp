@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/config_fields.h"
+#include "core/text_width.h"
 #include "storage/json_text.h"
 
 namespace trm::storage {
@@ -120,13 +121,10 @@ std::string error_line(const std::string& error) {
 }
 
 // Rows of cells as left-aligned columns separated by two spaces.
-// Widths count UTF-8 characters, not bytes, so a name with accents stays in its column.
+// Widths are the columns a cell takes (core::display_width), not its bytes, so a name with
+// accents or CJK characters stays in its column.
 std::string columns(const std::vector<std::vector<std::string>>& table) {
-  const auto shown = [](const std::string& text) {
-    return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-      return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-    }));
-  };
+  const auto shown = [](const std::string& text) { return core::display_width(text); };
   std::vector<size_t> width;
   for (const auto& row : table) {
     width.resize(std::max(width.size(), row.size()));

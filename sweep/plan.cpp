@@ -7,6 +7,7 @@
 
 #include "core/config_fields.h"
 #include "core/errors.h"
+#include "core/text_width.h"
 
 namespace trm::sweep {
 
@@ -183,12 +184,9 @@ std::string format_plan(const Plan& plan, const std::string& format) {
   out = "sweep " + plan.sweep + ": " + std::to_string(plan.trials.size()) + " trials on " + device +
         ", memory limit " + format_bytes(plan.memory_limit) + ", throughput " +
         fmt("%.0f", plan.options.gflops) + " GFLOP/s\n\n";
-  // Names padded to the width they show (UTF-8 characters, not bytes), whatever their length.
-  const auto shown = [](const std::string& text) {
-    return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-      return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-    }));
-  };
+  // Names padded to the columns they take (core::display_width: wide CJK, not bytes), whatever
+  // their length.
+  const auto shown = [](const std::string& text) { return core::display_width(text); };
   size_t width = 4;
   for (const auto& p : plan.trials) width = std::max(width, shown(p.trial->name));
   const auto name_cell = [&](const std::string& name) {

@@ -5,6 +5,7 @@
 #include "core/config.h"
 #include "core/config_fields.h"
 #include "core/errors.h"
+#include "core/text_width.h"
 
 namespace trm::core {
 namespace {
@@ -27,10 +28,12 @@ TEST(ModelConfigValidation, TheDefaultsAndPresetsAreValid) {
 TEST(ModelConfigValidation, ZeroRecursionsNameTheFieldValueAndRange) {
   ModelConfig c;
   c.h_cycles = 0;
-  EXPECT_NE(problem_text(c).find("h_cycles = 0: must be >= 1"), std::string::npos) << problem_text(c);
+  EXPECT_NE(problem_text(c).find("h_cycles = 0: must be >= 1"), std::string::npos)
+      << problem_text(c);
   c = ModelConfig{};
   c.l_cycles = 0;
-  EXPECT_NE(problem_text(c).find("l_cycles = 0: must be >= 1"), std::string::npos) << problem_text(c);
+  EXPECT_NE(problem_text(c).find("l_cycles = 0: must be >= 1"), std::string::npos)
+      << problem_text(c);
 }
 
 TEST(ModelConfigValidation, HiddenSizeMustDivideIntoHeads) {
@@ -150,6 +153,26 @@ TEST(ModelConfigFields, DoublesUseTheShortestRoundTripText) {
   EXPECT_EQ(format_double(0.1), "0.1");
   EXPECT_EQ(format_double(1e-5), "1e-05");
   EXPECT_EQ(format_double(10000.0), "10000");
+}
+
+}  // namespace
+}  // namespace trm::core
+
+namespace trm::core {
+namespace {
+
+// plan and status pad names by the columns they take on a terminal.
+TEST(DisplayWidth, CountsColumnsNotBytes) {
+  EXPECT_EQ(display_width(""), 0u);
+  EXPECT_EQ(display_width("w/ ACT"), 6u);
+  EXPECT_EQ(display_width("Ünïcödé"), 7u);  // two bytes a letter, one column
+  EXPECT_EQ(display_width("日本語"), 6u);   // wide: two columns each
+  EXPECT_EQ(display_width("🚀 x"), 4u);
+  EXPECT_EQ(display_width("e\xcc\x81"), 1u);  // e + combining acute accent
+  EXPECT_EQ(display_width("a\xff"
+                          "b"),
+            3u);                             // a stray byte is one column, not a crash
+  EXPECT_EQ(display_width("\xe6\x97"), 1u);  // a cut-off character too
 }
 
 }  // namespace
