@@ -75,7 +75,8 @@ std::string format_of_extension(const std::string& path) {
 // The first bytes of the files -o must never replace, even with --force: an HDF5 file (a results
 // file?) and a sweep's journal (storage/journal.h), whose loss makes a results file unrecoverable.
 constexpr std::string_view kHdf5Signature("\x89HDF\r\n\x1a\n", 8);
-constexpr std::string_view kJournalSignature("TRMJRNL1", 8);
+// "TRMJRNL" and the format's digit (1 and 2 so far).
+constexpr std::string_view kJournalSignature("TRMJRNL", 7);
 
 // Where -o's bytes go: a new or regular file (written atomically, through a symlink to its
 // target), a device, pipe or FIFO (opened and written as is), or a descriptor the shell opened
@@ -118,7 +119,8 @@ void refuse_sweep_files(const ExportCli& o, const std::string& what) {
   const std::string_view signature(head, static_cast<size_t>(in.gcount()));
   if (signature == kHdf5Signature)
     throw ConfigError(what + "is an HDF5 file (a results file?); write the tables to another file");
-  if (signature == kJournalSignature) {
+  if (signature.size() == 8 && signature.substr(0, 7) == kJournalSignature && signature[7] >= '1' &&
+      signature[7] <= '9') {
     throw ConfigError(what +
                       "is a sweep's journal (a results file's .journal); write the tables to "
                       "another file");

@@ -3,7 +3,15 @@
 // acknowledged, so the HDF5 file can always be rebuilt from it. An open journal also holds the
 // single-writer lock (flock), so a second writer is refused.
 //
-// On disk: "TRMJRNL1", then records of [u32 payload bytes][u32 CRC-32 of payload][payload].
+// On disk: "TRMJRNL2", then frames of [u32 word][u32 CRC-32 of payload][payload], where the word
+// is the payload's length, or 0x80000000 | 8 for a sync mark: the frame every sync appends after
+// the records it makes durable, whose payload is its own offset in the file (u64, little end
+// first). Records are the frames without the flag. The marks let a reader tell damage the writer
+// acknowledged from the torn tail of a power loss: a group commit writes several records before
+// its one fdatasync, and a power loss can leave any of them half written, the file's end included.
+// Bytes after a group's sync mark were written after its sync returned, so damage followed by a
+// sync mark and more bytes was acknowledged; damage with no such mark after it is the torn tail.
+// "TRMJRNL1" journals (written before the marks) are still read, and appended to in their format.
 #pragma once
 
 #include <cstdint>
@@ -24,8 +32,8 @@ class Journal {
   // A new, empty journal at `path`; refuses an existing file.
   static Journal create(const std::string& path);
   // An existing journal: checks it, calls `on_record` for each intact record in order and cuts off
-  // a torn last record (the write a kill or power loss interrupted, never acknowledged). A
-  // damaged record before the end is a StorageError: records after it were acknowledged.
+  // the torn tail (the writes a kill or power loss interrupted, never acknowledged). Damage the
+  // writer had acknowledged (a sync mark and more bytes after it) is a StorageError.
   static Journal open(const std::string& path, const RecordFn& on_record);
 
   Journal(Journal&& other) noexcept;
@@ -51,10 +59,17 @@ class Journal {
   // Scans from the start; returns where the intact records end.
   int64_t scan(const RecordFn& on_record) const;
 
+  // Writes `bytes` at the end (and syncs with `sync`); on failure cuts the file back and throws.
+  void write_at_end(const std::string& bytes, bool sync);
+  // Whether a sync mark lies after byte `from` with more bytes after it (format 2).
+  bool acknowledged_after(int64_t from, int64_t file_size) const;
+
   int fd_ = -1;
   std::string path_;
   int64_t size_ = 0;
-  bool broken_ = false;  // a failed append could not be rolled back: refuse further appends
+  int format_ = 2;         // 1: "TRMJRNL1", no sync marks; 2: "TRMJRNL2"
+  bool unmarked_ = false;  // records appended since the last sync mark
+  bool broken_ = false;    // a failed append could not be rolled back: refuse further appends
 };
 
 }  // namespace trm::storage

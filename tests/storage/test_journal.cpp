@@ -55,38 +55,143 @@ TEST(StorageJournal, ATornLastRecordIsCutOffAndAppendingContinues) {
   EXPECT_EQ(records_of(path), (std::vector<std::string>{"kept", "after"}));
 }
 
+// Bytes at `offset` of the file replaced by `bytes`, as a power loss or a bad disk leaves them.
+void overwrite(const std::string& path, std::streamoff offset, const std::string& bytes) {
+  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+  f.seekp(offset);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// Frames on disk: 8 bytes of magic, then [length][checksum][payload]; every sync adds a 16-byte
+// sync mark after the records it made durable.
+constexpr std::streamoff kMagicBytes = 8, kFrameBytes = 8, kMarkBytes = 16;
+
 TEST(StorageJournal, ALastRecordWithABadChecksumIsTornButOneInTheMiddleIsDamage) {
   const TempDir dir;
   const std::string path = dir.file("j");
   {
     Journal j = Journal::create(path);
     j.append("first");
-    j.append("second");
+    j.append("second", false);  // written, never synced: the power went first
   }
   const auto size = std::filesystem::file_size(path);
-  {
-    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
-    f.seekp(static_cast<std::streamoff>(size - 1));
-    f.put('X');  // last payload byte: a write that never fully reached the disk
-  }
+  overwrite(path, static_cast<std::streamoff>(size - 1), "X");  // its last byte never landed
   EXPECT_EQ(records_of(path), std::vector<std::string>{"first"});
+  EXPECT_EQ(std::filesystem::file_size(path), size - kFrameBytes - 6);  // cut off
   {
     Journal j = Journal::open(path, [](std::string_view) {});
     j.append("second");
     j.append("third");
   }
-  {
-    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
-    f.seekp(8 + 8 + 2);  // inside "first"
-    f.put('X');
-  }
+  const std::string before = file_bytes(path);
+  overwrite(path, kMagicBytes + kFrameBytes + 2, "X");  // inside "first", long acknowledged
   try {
     records_of(path);
     FAIL() << "a damaged record before acknowledged ones was skipped";
   } catch (const StorageError& e) {
-    EXPECT_NE(std::string(e.what()).find("damaged record at byte 8"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("damaged record at byte 8 (checksum mismatch) with "
+                                         "acknowledged records after it"),
+              std::string::npos)
         << e.what();
   }
+  std::string damaged = before;
+  damaged[kMagicBytes + kFrameBytes + 2] = 'X';
+  EXPECT_EQ(file_bytes(path), damaged);  // refused, and nothing cut
+}
+
+// A group commit writes several records before its one sync; a power loss can leave any of them
+// half written with later ones intact. None was acknowledged: the journal is cut at the first
+// damaged one, the intact records before it kept.
+TEST(StorageJournal, APowerLossInsideAGroupCommitIsATornTailNotDamage) {
+  for (const bool mark_landed : {false, true}) {
+    SCOPED_TRACE(mark_landed ? "the group's sync mark reached the disk" : "no sync mark");
+    const TempDir dir;
+    const std::string path = dir.file("j");
+    {
+      Journal j = Journal::create(path);
+      j.append("acknowledged");
+      j.append("group-a", false);
+      j.append("group-b", false);
+      j.append("group-c", false);
+      if (mark_landed) j.sync();  // its fdatasync never returned: the mark is there, b is not
+    }
+    const std::streamoff group = kMagicBytes + kFrameBytes + 12 + kMarkBytes;
+    const std::streamoff b = group + kFrameBytes + 7;
+    overwrite(path, b + kFrameBytes + 3, std::string(4, '\0'));  // a page of b never written
+    EXPECT_EQ(records_of(path), (std::vector<std::string>{"acknowledged", "group-a"}));
+    EXPECT_EQ(std::filesystem::file_size(path), static_cast<uintmax_t>(b));
+    {
+      Journal j = Journal::open(path, [](std::string_view) {});
+      j.append("after");
+    }
+    EXPECT_EQ(records_of(path), (std::vector<std::string>{"acknowledged", "group-a", "after"}));
+  }
+}
+
+// The same damage with a later group's bytes after the group's sync mark: that sync had returned,
+// so the damaged record had been acknowledged. A frame header left as zeros is damage too, not
+// the end of the journal.
+TEST(StorageJournal, DamageBeforeALaterGroupIsRefusedWhateverItsFrameSays) {
+  for (const std::string& what : {std::string("payload"), std::string("header")}) {
+    SCOPED_TRACE(what);
+    const TempDir dir;
+    const std::string path = dir.file("j");
+    {
+      Journal j = Journal::create(path);
+      j.append("group-a", false);
+      j.append("group-b", false);
+      j.sync();
+      j.append("later", false);  // even unsynced, written only once b was durable
+    }
+    const std::streamoff b = kMagicBytes + kFrameBytes + 7;
+    const std::string before = file_bytes(path);
+    if (what == "payload") {
+      overwrite(path, b + kFrameBytes, "X");
+    } else {
+      overwrite(path, b, std::string(8, '\0'));
+    }
+    const std::string damaged = file_bytes(path);
+    try {
+      records_of(path);
+      FAIL() << "acknowledged damage was cut off as a torn tail";
+    } catch (const StorageError& e) {
+      EXPECT_NE(std::string(e.what()).find("damaged record at byte " + std::to_string(b)),
+                std::string::npos)
+          << e.what();
+    }
+    EXPECT_EQ(file_bytes(path), damaged);
+  }
+}
+
+// Journals written before the sync marks ("TRMJRNL1") are read and appended to in their format.
+TEST(StorageJournal, AFormatOneJournalIsReadAndKeepsItsFormat) {
+  const TempDir dir;
+  const std::string path = dir.file("j");
+  auto frame = [](const std::string& payload) {
+    std::string f(8, '\0');
+    const auto n = static_cast<uint32_t>(payload.size());
+    const uint32_t c = crc32(payload);
+    for (int i = 0; i < 4; ++i) {
+      f[static_cast<size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);
+      f[static_cast<size_t>(4 + i)] = static_cast<char>((c >> (8 * i)) & 0xFF);
+    }
+    return f + payload;
+  };
+  std::ofstream(path, std::ios::binary) << "TRMJRNL1" << frame("old-one") << frame("old-two");
+  {
+    Journal j = Journal::open(path, [](std::string_view) {});
+    j.append("new", false);
+    j.sync();
+  }
+  EXPECT_EQ(file_bytes(path), "TRMJRNL1" + frame("old-one") + frame("old-two") + frame("new"));
+  EXPECT_EQ(records_of(path), (std::vector<std::string>{"old-one", "old-two", "new"}));
+  overwrite(path, kMagicBytes + kFrameBytes, "X");
+  EXPECT_THROW(records_of(path), StorageError);
 }
 
 TEST(StorageJournal, AFileThatIsNotAJournalIsRefused) {
