@@ -78,8 +78,25 @@ std::vector<std::string> config_problems(const ModelConfig& c) {
     p.push_back(show("hidden_size", c.hidden_size) + ": RoPE needs an even head_dim, got " +
                 std::to_string(c.head_dim()));
   }
-  if (!(c.expansion > 0.0 && c.expansion <= 1024.0))
+  if (!(c.expansion > 0.0 && c.expansion <= 1024.0)) {
     p.push_back(show("expansion", c.expansion) + ": valid range (0, 1024]");
+  } else if (c.hidden_size >= 1 && c.seq_len >= 1) {
+    // The SwiGLU width is round(expansion * 2/3 * width) up to a multiple of 256: at 0 the MLP
+    // blocks would vanish without a word.
+    const bool token_mlp = c.mixer == TokenMixer::mlp;
+    const int64_t narrowest = token_mlp ? std::min(c.hidden_size, c.total_len()) : c.hidden_size;
+    if (swiglu_inter(narrowest, c.expansion) == 0) {
+      p.push_back(
+          show("expansion", c.expansion) + ": the SwiGLU width round(expansion * 2/3 * " +
+          std::to_string(narrowest) + ") is 0 (" +
+          (token_mlp && narrowest != c.hidden_size ? "the token-MLP's positions" : "hidden_size") +
+          "); expansion must be above " + [&] {
+            char text[32];
+            std::snprintf(text, sizeof text, "%.3g", 0.75 / static_cast<double>(narrowest));
+            return std::string(text);
+          }());
+    }
+  }
   if (!(c.halt_exploration_prob >= 0.0 && c.halt_exploration_prob <= 1.0)) {
     p.push_back(show("halt_exploration_prob", c.halt_exploration_prob) + ": valid range [0, 1]");
   }

@@ -51,7 +51,8 @@ std::vector<Fixture> find_fixtures(const std::string& dir) {
     if (!fs::exists(json)) continue;  // e.g. *_state_dict.pt: a checkpoint, not a replay
     out.push_back({p.stem().string(), p.string(), json.string()});
   }
-  std::sort(out.begin(), out.end(), [](const Fixture& a, const Fixture& b) { return a.name < b.name; });
+  std::sort(out.begin(), out.end(),
+            [](const Fixture& a, const Fixture& b) { return a.name < b.name; });
   return out;
 }
 
@@ -61,7 +62,13 @@ using TensorMap = std::map<std::string, at::Tensor>;
 
 TensorMap read_map(const std::string& path) {
   TensorMap m;
-  for (auto& e : read_torch_save(path)) m[e.name] = e.value;
+  // The reference writes float32; a fixture saved in another floating type (float64, bfloat16)
+  // is compared in float32, as the replay computes.
+  for (auto& e : read_torch_save(path)) {
+    const bool other_float = at::isFloatingType(e.value.scalar_type()) &&
+                             e.value.scalar_type() != at::kFloat && e.name.rfind("config/", 0) != 0;
+    m[e.name] = other_float ? e.value.to(at::kFloat) : e.value;
+  }
   return m;
 }
 
@@ -86,8 +93,12 @@ std::string json_string(const std::string& json_path, const std::string& field) 
 }
 
 ModelConfig config_from(const TensorMap& t, const Fixture& f) {
-  auto i64 = [&](const char* k) { return need(t, std::string("config/") + k, f.pt_path).item<int64_t>(); };
-  auto f64 = [&](const char* k) { return need(t, std::string("config/") + k, f.pt_path).item<double>(); };
+  auto i64 = [&](const char* k) {
+    return need(t, std::string("config/") + k, f.pt_path).item<int64_t>();
+  };
+  auto f64 = [&](const char* k) {
+    return need(t, std::string("config/") + k, f.pt_path).item<double>();
+  };
   ModelConfig c;
   c.hidden_size = i64("hidden_size");
   c.num_heads = i64("num_heads");
@@ -100,8 +111,10 @@ ModelConfig config_from(const TensorMap& t, const Fixture& f) {
   c.puzzle_emb_ndim = i64("puzzle_emb_ndim");
   c.puzzle_emb_len = i64("puzzle_emb_len");
   c.num_puzzle_identifiers = i64("num_puzzle_identifiers");
-  c.mixer = need(t, "config/mlp_t", f.pt_path).item<bool>() ? TokenMixer::mlp : TokenMixer::attention;
-  c.halting = need(t, "config/no_ACT_continue", f.pt_path).item<bool>() ? Halting::bce : Halting::act;
+  c.mixer =
+      need(t, "config/mlp_t", f.pt_path).item<bool>() ? TokenMixer::mlp : TokenMixer::attention;
+  c.halting =
+      need(t, "config/no_ACT_continue", f.pt_path).item<bool>() ? Halting::bce : Halting::act;
   c.halt_max_steps = i64("halt_max_steps");
   c.halt_exploration_prob = f64("halt_exploration_prob");
   c.rms_norm_eps = f64("rms_norm_eps");
@@ -139,7 +152,8 @@ class Checker {
   explicit Checker(ParityReport& r) : report_(r) {}
 
   void close(const std::string& key, const at::Tensor& ours, const at::Tensor& ref, Tolerance tol) {
-    ParityCheck c{key, 0.0, tol.atol, "max|diff|, allclose atol " + fmt(tol.atol) + " rtol " + fmt(tol.rtol), false};
+    ParityCheck c{key, 0.0, tol.atol,
+                  "max|diff|, allclose atol " + fmt(tol.atol) + " rtol " + fmt(tol.rtol), false};
     if (!shape_ok(c, ours, ref)) return;
     const auto a = ours.detach().to(at::kDouble), b = ref.to(at::kDouble);
     const auto diff = (a - b).abs();
@@ -147,7 +161,8 @@ class Checker {
     c.ok = (diff <= tol.atol + tol.rtol * b.abs()).all().item<bool>();
     report_.checks.push_back(c);
   }
-  void relative(const std::string& key, const at::Tensor& ours, const at::Tensor& ref, double rtol) {
+  void relative(const std::string& key, const at::Tensor& ours, const at::Tensor& ref,
+                double rtol) {
     const double a = ours.detach().item<double>(), b = ref.item<double>();
     const double err = std::abs(a - b) / std::max(std::abs(b), 1e-30);
     report_.checks.push_back({key, err, rtol, "relative error", err <= rtol});
@@ -235,11 +250,13 @@ void compare_step(Checker& check, const ModelConfig& cfg, const TensorMap& t, co
   check.exact(phase + "/metrics/count", m.count, ref("metrics/count"));
   check.exact(phase + "/metrics/steps", m.steps, ref("metrics/steps"));
   check.relative(phase + "/metrics/lm_loss", loss.lm_loss, ref("metrics/lm_loss"), loss_tol);
-  check.relative(phase + "/metrics/q_halt_loss", loss.q_halt_loss, ref("metrics/q_halt_loss"), loss_tol);
+  check.relative(phase + "/metrics/q_halt_loss", loss.q_halt_loss, ref("metrics/q_halt_loss"),
+                 loss_tol);
   if (same_preds) {
     check.close(phase + "/metrics/accuracy", m.accuracy, ref("metrics/accuracy"), {1e-6, 1e-6});
     check.exact(phase + "/metrics/exact_accuracy", m.exact_accuracy, ref("metrics/exact_accuracy"));
-    check.exact(phase + "/metrics/q_halt_accuracy", m.q_halt_accuracy, ref("metrics/q_halt_accuracy"));
+    check.exact(phase + "/metrics/q_halt_accuracy", m.q_halt_accuracy,
+                ref("metrics/q_halt_accuracy"));
   } else {
     for (const char* k : {"accuracy", "exact_accuracy", "q_halt_accuracy"}) {
       check.skipped(phase + "/metrics/" + k, "predictions differ at near-ties");
@@ -256,7 +273,9 @@ std::vector<NamedTensor> with_prefix(const TensorMap& t, const std::string& pref
 }
 
 void check_optimizers(Checker& check, const TensorMap& t, const Fixture& f) {
-  auto cfg = [&](const char* k) { return need(t, std::string("config/") + k, f.pt_path).item<double>(); };
+  auto cfg = [&](const char* k) {
+    return need(t, std::string("config/") + k, f.pt_path).item<double>();
+  };
   // AdamATan2 from the fixture's own parameters and gradients.
   std::vector<at::Tensor> params;
   std::vector<std::string> names;
@@ -272,7 +291,8 @@ void check_optimizers(Checker& check, const TensorMap& t, const Fixture& f) {
                              .weight_decay(cfg("adam_weight_decay")));
   adam.step();
   for (size_t i = 0; i < params.size(); ++i) {
-    check.close("adam/" + names[i], params[i], need(t, "adam/" + names[i], f.pt_path), {1e-6, 1e-6});
+    check.close("adam/" + names[i], params[i], need(t, "adam/" + names[i], f.pt_path),
+                {1e-6, 1e-6});
   }
   // Sparse sign-SGD from the fixture's table, row gradients and ids.
   for (const auto& e : with_prefix(t, "signsgd/")) {
@@ -319,11 +339,13 @@ ParityReport run_parity(const Fixture& f) {
   {
     at::NoGradGuard no_grad;
     const auto x = model->input_embeddings(batch.inputs, batch.puzzle_identifiers);
-    check.close("debug/input_embeddings", x, need(t, "debug/input_embeddings", f.pt_path), step1_tol);
-    const auto in = fresh.states[1].slice(0, 0, 1) + (fresh.states[0].slice(0, 0, 1) + x.slice(0, 0, 1));
+    check.close("debug/input_embeddings", x, need(t, "debug/input_embeddings", f.pt_path),
+                step1_tol);
+    const auto in =
+        fresh.states[1].slice(0, 0, 1) + (fresh.states[0].slice(0, 0, 1) + x.slice(0, 0, 1));
     check.close("debug/block0_in", in, need(t, "debug/block0_in", f.pt_path), step1_tol);
-    const auto out = model->from_network_layout(
-        model->l_level()->block(0)(model->to_network_layout(in), rope));
+    const auto out =
+        model->from_network_layout(model->l_level()->block(0)(model->to_network_layout(in), rope));
     check.close("debug/block0_out", out, need(t, "debug/block0_out", f.pt_path), step1_tol);
   }
 
@@ -333,11 +355,13 @@ ParityReport run_parity(const Fixture& f) {
   const auto loss1 = act_loss(cfg, carry, step1);
   compare_step(check, cfg, t, f, "step1", carry, step1, loss1);
   const auto backward_loss = loss1.total / static_cast<double>(global_batch);
-  check.relative("step1/backward_loss", backward_loss, need(t, "step1/backward_loss", f.pt_path), 1e-5);
+  check.relative("step1/backward_loss", backward_loss, need(t, "step1/backward_loss", f.pt_path),
+                 1e-5);
   backward_loss.backward();
   TensorMap ours;
   for (const auto& item : model->named_parameters(true)) ours[item.key()] = item.value().grad();
-  if (model->has_puzzle_emb()) ours["puzzle_emb.local_weights"] = model->puzzle_emb()->local_weights.grad();
+  if (model->has_puzzle_emb())
+    ours["puzzle_emb.local_weights"] = model->puzzle_emb()->local_weights.grad();
   for (const auto& e : with_prefix(t, "grad/")) {
     const auto it = ours.find(model_relative_name(e.name));
     check.gradient("grad/" + e.name, it == ours.end() ? at::Tensor() : it->second, e.value);
@@ -358,7 +382,8 @@ ParityReport run_parity(const Fixture& f) {
     last = act_step(model, eval_carry, batch);
     ++steps;
   } while (!eval_carry.halted.all().item<bool>() && steps <= cfg.halt_max_steps);
-  check.exact("eval/num_steps", at::scalar_tensor(steps, at::kLong), need(t, "eval/num_steps", f.pt_path));
+  check.exact("eval/num_steps", at::scalar_tensor(steps, at::kLong),
+              need(t, "eval/num_steps", f.pt_path));
   compare_step(check, cfg, t, f, "eval", eval_carry, last, act_loss(cfg, eval_carry, last));
   return report;
 }

@@ -61,13 +61,22 @@ void load_reference_state_dict(TrmModelImpl& model, const std::vector<NamedTenso
       problems.push_back("'" + entry.name + "' has no counterpart in this model config");
       continue;
     }
+    loaded.insert(name);  // present: a problem with it is not also a missing entry
     if (!it->second.sizes().equals(entry.value.sizes())) {
       problems.push_back("'" + entry.name + "' has shape " + shape_text(entry.value) +
                          ", the model expects " + shape_text(it->second));
       continue;
     }
+    if (!at::isFloatingType(entry.value.scalar_type())) {
+      // Weights are floating point; an integer or bool tensor under a weight's name is not one
+      // (copy_ would cast it without a word).
+      problems.push_back("'" + entry.name + "' holds " +
+                         std::string(c10::toString(entry.value.scalar_type())) +
+                         " values, the model expects floating point (" +
+                         std::string(c10::toString(it->second.scalar_type())) + ")");
+      continue;
+    }
     it->second.copy_(entry.value);
-    loaded.insert(name);
   }
   for (const auto& name : persistent_names(model)) {
     if (loaded.count(name) == 0) problems.push_back("missing '" + name + "'");

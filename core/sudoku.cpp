@@ -328,11 +328,12 @@ std::pair<PuzzleArrays, PuzzleArrays> make_sudoku_train_test(const SudokuSplitSp
   const int64_t max_draws = 20 * test_puzzles + 1000;  // redraws are rare except in tiny 4x4 spaces
   for (int64_t draws = 0; static_cast<int64_t>(test.size()) < test_puzzles; ++draws) {
     if (draws == max_draws) {
-      throw ConfigError("test_puzzles = " + std::to_string(test_puzzles) + ": only " +
-                        std::to_string(test.size()) + " of " + std::to_string(max_draws) +
-                        " drawn puzzles (box = " + std::to_string(train.box) + ", givens = " +
-                        std::to_string(train.givens) + ") are new to the train split and to " +
-                        "each other; ask for fewer test or train puzzles, or more givens");
+      throw ConfigError(
+          "test_puzzles = " + std::to_string(test_puzzles) + ": only " +
+          std::to_string(test.size()) + " of " + std::to_string(max_draws) +
+          " drawn puzzles (box = " + std::to_string(train.box) +
+          ", givens = " + std::to_string(train.givens) + ") are new to the train split and to " +
+          "each other; ask for fewer test or train puzzles, or fewer givens (more puzzles differ)");
     }
     SudokuPuzzle p = generate_sudoku(train.box, train.givens, test_rng);
     const std::string key(p.puzzle.begin(), p.puzzle.end());

@@ -54,6 +54,15 @@ CLI::Validator number_in(double lo, double hi, const std::string& unit) {
 }
 CLI::Validator positive_seconds() { return number_in(1e-3, 1e7, "seconds"); }
 
+// A path or size given as "" (an unset shell variable): an error, not the option left out.
+CLI::Validator not_empty() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        return text.empty() ? "an empty value (an unset shell variable?)" : "";
+      },
+      "TEXT");
+}
+
 // More LibTorch threads than this is a typo (100000 made 32k threads and hung the trial).
 constexpr int64_t kMaxThreads = 4096;
 // Steps and counts: far beyond any real sweep, well inside int64 arithmetic.
@@ -124,22 +133,28 @@ int main(int argc, char** argv) {
   int64_t trial_index = -1;
   std::vector<std::string> train_sets;
   trm::launcher::TrainOptions options;
-  train->add_option("--config", config_file,
-                    "TOML file of trainer keys ([model], [train], [data])");
+  train
+      ->add_option("--config", config_file,
+                   "TOML file of trainer keys ([model], [train], [data]); or --spec")
+      ->check(not_empty());
   train->add_option("--spec", spec_file, "a sweep spec; with --trial, train that trial's config")
-      ->excludes("--config");
+      ->excludes("--config")
+      ->check(not_empty());
   train->add_option("--trial", trial_index, "index of the trial in --spec (see `plan`)")
       ->check(whole_number(0, kMaxCount))
       ->needs("--spec");
   train->add_option("--set", train_sets,
                     "override a key after the file: section.key=value, e.g. model.l_cycles=4");
   train->add_option("--out", options.out_dir, "folder for checkpoint, metrics and weights")
-      ->required();
+      ->required()
+      ->check(not_empty());
   train->add_option("--device", options.device, "cpu, cuda or cuda:N")->capture_default_str();
   train->add_option("--threads", options.threads, "LibTorch threads (default: all cores)")
       ->check(whole_number(1, kMaxThreads));
-  train->add_option("--memory-budget", memory_budget,
-                    "heap limit for the trial, e.g. 2G; going past it is reported as OOM");
+  train
+      ->add_option("--memory-budget", memory_budget,
+                   "heap limit for the trial, e.g. 2G; going past it is reported as OOM")
+      ->check(not_empty());
   train
       ->add_option("--stop-at", options.stop_at_step,
                    "checkpoint and stop after this step (exit 5); run again to continue")
@@ -150,6 +165,7 @@ int main(int argc, char** argv) {
       ->check(whole_number(1, kMaxCount));
   train
       ->add_option("--progress-seconds", options.progress_seconds, "seconds between progress lines")
+      ->check(number_in(0, 86400, "seconds"))
       ->capture_default_str();
 
   auto* plan = app.add_subcommand(
@@ -188,6 +204,9 @@ int main(int argc, char** argv) {
       ->check(whole_number(1, kMaxThreads))
       ->capture_default_str();
   resume->add_option("--device", resume_options.device, "cpu or cuda")->capture_default_str();
+  resume->add_flag("--from-journal", resume_options.from_journal,
+                   "rebuild the results file from its journal even where the file holds more "
+                   "(a power loss cut the journal short); the file is kept as .before-rebuild");
   resume->add_flag("--retry-failed", resume_options.retry_failed,
                    "run the failed trials again (the spec's retries more times each)");
   add_mpi_options(resume, resume_options);
@@ -269,6 +288,13 @@ int main(int argc, char** argv) {
           std::cout);
     if (plan->parsed()) {
       return trm::launcher::plan_verb(plan_spec, plan_options, std::cout, std::cerr);
+    }
+    if (spec_file.empty() && config_file.empty()) {
+      // The built-in defaults are the paper's Sudoku-Extreme run (batch 768, tens of GB): never
+      // what a missing option meant.
+      throw trm::ConfigError(
+          "train needs --config FILE.toml or --spec FILE --trial N (configs/quick_train.toml is a "
+          "small one; `plan` lists a spec's trials)");
     }
     trm::core::TrialConfig config;
     if (!spec_file.empty()) {

@@ -89,6 +89,19 @@ storage::TrialDefinition definition_of(const Cell& c) {
   return d;
 }
 
+// What ResultsWriter::open did to the file, said on stderr.
+void say_rebuilt(const storage::ResultsWriter& w, std::ostream& err) {
+  if (!w.set_aside().empty()) {
+    err << "results file rebuilt from its journal, which ends before changes the file holds "
+           "(never acknowledged: a power loss cut the journal's unsynced tail); the file as it "
+           "was is kept as "
+        << w.set_aside() << "\n";
+  } else if (w.rebuilt()) {
+    err << "results file rebuilt from its journal (its last writer did not close it, or the file "
+           "was copied or replaced since)\n";
+  }
+}
+
 // Opens or creates the results file so that it holds every trial of `spec`, by id.
 storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec& spec,
                                     const std::vector<Cell>& cells, const std::string& mpi_version,
@@ -107,10 +120,8 @@ storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec&
     for (const auto& c : cells) defs.push_back(definition_of(c));
     return storage::ResultsWriter::create(o.results, h, defs);
   }
-  auto w = storage::ResultsWriter::open(o.results);
-  if (w.rebuilt())
-    err << "results file rebuilt from its journal (its last writer did not close it, or the file "
-           "was copied or replaced since)\n";
+  auto w = storage::ResultsWriter::open(o.results, o.from_journal);
+  say_rebuilt(w, err);
   std::set<std::string> known;
   for (const auto& row : w.trials()) known.insert(row.id);
   if (o.spec.empty()) {
@@ -270,6 +281,7 @@ class Coordinator {
       // One group commit per round: what the round changed is durable before any of it is
       // acknowledged, i.e. before its trials are handed out (one disk sync, not one a change).
       results_.begin_group();
+      hold_lines();
       if (const auto act = signals.update(g_run_signals, steady_seconds());
           act != StopSignals::Act::none) {
         stop_all(act == StopSignals::Act::kill);
@@ -285,6 +297,7 @@ class Coordinator {
         stopping_ = true;
       }
       results_.end_group();
+      release_held();
       launch_assigned();
       show_progress();
       if (activity) backoff.reset();
@@ -390,9 +403,10 @@ class Coordinator {
                        "attempt " + std::to_string(row.attempts) + " on rank " +
                            std::to_string(s.rank) + " (" + s.host + ")");
     if (verbose()) {
-      line() << "start  #" << index << " " << c.trial->name;
-      if (mpi_ != nullptr) out_ << " [rank " << s.rank << "]";
-      out_ << "\n" << std::flush;
+      auto& o = line();
+      o << "start  #" << index << " " << c.trial->name;
+      if (mpi_ != nullptr) o << " [rank " << s.rank << "]";
+      o << "\n" << std::flush;
     }
     s.index = index;
     s.last_seen = steady_seconds();
@@ -418,10 +432,20 @@ class Coordinator {
   }
 
   // The log stream, with the progress line cleared first.
+  // Where a line about the sweep goes. Inside the loop's group commit, into held_: a trial is
+  // said done only once the group that recorded it is on disk (release_held, after the sync).
   std::ostream& line() {
+    if (holding_) return held_;
     if (shown_) out_ << "\r\x1b[K";
     shown_ = false;
     return out_;
+  }
+  void hold_lines() { holding_ = true; }
+  void release_held() {
+    holding_ = false;
+    const std::string text = held_.str();
+    held_.str("");
+    if (!text.empty()) line() << text << std::flush;
   }
 
   // On a terminal, twice a second: trials by status, the running ones' steps, and an ETA from
@@ -690,10 +714,11 @@ class Coordinator {
     results_.update_trial(row);
     results_.log_event(index, word, row.error);
     if (verbose() || end != TrialEnd::done) {
-      line() << word << "  #" << index << " " << row.name;
+      auto& o = line();
+      o << word << "  #" << index << " " << row.name;
       if (!std::isnan(row.final_exact_accuracy))
-        out_ << " exact_accuracy=" << row.final_exact_accuracy;
-      out_ << " (" << sweep::format_seconds(row.finished - started) << ")\n" << std::flush;
+        o << " exact_accuracy=" << row.final_exact_accuracy;
+      o << " (" << sweep::format_seconds(row.finished - started) << ")\n" << std::flush;
     }
   }
 
@@ -716,6 +741,8 @@ class Coordinator {
   std::vector<std::pair<Slot*, Assignment>> assigned_;  // this round's, not yet handed out
   bool stopping_ = false, any_failed_ = false, any_interrupted_ = false;
   bool live_ = false, shown_ = false;
+  bool holding_ = false;  // lines go to held_ until the group commit is on disk
+  std::ostringstream held_;
   double last_shown_ = 0, run_started_ = 0, work_left_at_start_ = -1;
 };
 
@@ -752,7 +779,8 @@ int coordinate(const RunOptions& given, MpiSession* mpi, const NodeShare& share,
   std::set<std::string> stored_ids;
   if (o.spec.empty()) {
     // The writer (not a reader) first: after an unclean stop it rebuilds the file.
-    auto stored = storage::ResultsWriter::open(o.results);
+    auto stored = storage::ResultsWriter::open(o.results, o.from_journal);
+    say_rebuilt(stored, err);
     spec = sweep::parse_spec_text(stored.header().spec_toml, o.results + " (stored spec)", true);
     for (const auto& row : stored.trials()) stored_ids.insert(row.id);
     stored.close();

@@ -20,6 +20,7 @@ struct RunOptions {
   std::string device = "cpu";      // cpu, or cuda: each rank binds one GPU of its node
   bool extend = false;             // allow a changed spec on an existing file: add its new cells
   bool retry_failed = false;       // resume: run the failed trials again (`retries` more times)
+  bool from_journal = false;       // resume: rebuild from the journal a file that leads it
   int64_t shard_index = 0;         // --shard K/N: only every N-th trial from the K-th (job arrays;
   int64_t shard_count = 1;         // `trm-sweep merge` joins the shards' files)
   bool coordinator_works = false;  // under MPI, rank 0 also runs one trial at a time

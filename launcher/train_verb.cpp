@@ -16,6 +16,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -72,9 +73,10 @@ class TrainSink : public core::MetricSink {
         total_(total),
         batch_(batch),
         every_(every),
-        progress_(progress),
-        tty_(isatty(STDERR_FILENO) != 0 && &progress == &std::cerr) {
+        progress_(progress) {
+    // Before isatty, which sets errno (ENOTTY) when stderr is not a terminal.
     if (!file_) throw DataError("cannot open " + path + " for appending: " + std::strerror(errno));
+    tty_ = isatty(STDERR_FILENO) != 0 && &progress == &std::cerr;
   }
 
   void on_train(const core::TrainRecord& r) override {
@@ -139,7 +141,7 @@ class TrainSink : public core::MetricSink {
   int64_t batch_;
   double every_;
   std::ostream& progress_;
-  bool tty_;
+  bool tty_ = false;
   bool open_line_ = false;
   double ema_rate_ = 0;
   Clock::time_point last_print_{};
@@ -195,9 +197,25 @@ void install_stop_signals() {
   for (const int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaddset(&stop_signals, sig);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::thread([stop_signals] {
+    // Signals within a second of the first are one stop (one scancel reaches a trial as SLURM's
+    // SIGTERM and the sweep's own); one later ends the process at once, as a second Ctrl-C does
+    // everywhere: the last checkpoint stays (checkpoints are written whole, then renamed).
+    auto first = std::chrono::steady_clock::time_point{};
     for (;;) {
       int sig = 0;
-      if (sigwait(&stop_signals, &sig) == 0) g_stop_signal.store(sig);
+      if (sigwait(&stop_signals, &sig) != 0) continue;
+      const auto now = std::chrono::steady_clock::now();
+      if (g_stop_signal.load() == 0) {
+        first = now;
+        g_stop_signal.store(sig);
+        continue;
+      }
+      if (now - first < std::chrono::seconds(1)) continue;
+      const std::string msg = "signal " + std::to_string(sig) +
+                              " again: stopping at once; the last checkpoint stays (run the same "
+                              "command again to continue from it)\n";
+      [[maybe_unused]] const auto n = ::write(STDERR_FILENO, msg.data(), msg.size());
+      std::_Exit(kExitStopped);
     }
   }).detach();
 }
@@ -249,16 +267,38 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
     throw ConfigError("--out " + options.out_dir + ": cannot create this folder" +
                       (ec ? " (" + ec.message() + ")" : std::string(" (a file has this name)")));
   }
-  const std::string checkpoint = (dir / "checkpoint.pt").string();
-  const std::string metrics = (dir / "metrics.jsonl").string();
   // One process per folder. After a kill -9 of a sweep's `run`, its trial process is still
   // writing its last checkpoint when `resume` starts the trial again in the same folder: the two
   // interleaved their metrics (a resumed sweep then differed from a straight one). The newcomer
   // waits for the folder's lock, up to two minutes, then gives up.
   const int lock = lock_folder(dir, progress);
   if (lock < 0) return kExitStopped;  // a stop signal came while it waited
+  if (::access(dir.c_str(), W_OK) != 0) {
+    const int err = errno;
+    throw ConfigError("--out " + options.out_dir + ": cannot write in this folder (" +
+                      std::strerror(err) + ")");
+  }
+  const std::string checkpoint = (dir / "checkpoint.pt").string();
+  const std::string metrics = (dir / "metrics.jsonl").string();
+  // Temporary files of a process killed while it wrote (it held the lock we hold now).
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    for (const char* base : {"checkpoint.pt.tmp.", "metrics.jsonl.tmp.", "weights.pt.tmp."}) {
+      if (name.rfind(base, 0) == 0 && entry.is_regular_file(ec)) fs::remove(entry.path(), ec);
+    }
+  }
+  if (fs::exists(metrics) && !fs::is_regular_file(metrics))
+    throw DataError(metrics + ": not a regular file; move it away");
+  // A stop signal during the setup (data, model) ends the run before its first step.
+  auto stopped_in_setup = [&] {
+    if (g_stop_signal == 0) return false;
+    out << "stopped before the first step (signal " << g_stop_signal.load()
+        << "); run the same command again to start\n";
+    return true;
+  };
 
   const core::TrialData data = core::make_trial_data(config.data);
+  if (stopped_in_setup()) return kExitStopped;
   const auto givens = core::givens_summary(data.train);
   if (givens.min > config.data.givens) {
     // Removing any more given would leave a second solution: say so rather than train on easier
@@ -269,6 +309,7 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
              << "), the fewest that keep each one's solution unique\n";
   }
   core::Trainer trainer(config, data, device);
+  if (stopped_in_setup()) return kExitStopped;
 
   // The metrics file keeps exactly the lines of the state being continued.
   int64_t metrics_bytes = 0;
@@ -279,7 +320,18 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
     progress << "resuming " << checkpoint << " at step " << trainer.step() << "/"
              << trainer.total_steps() << "\n";
   }
-  if (fs::exists(metrics) && static_cast<int64_t>(fs::file_size(metrics)) > metrics_bytes) {
+  const int64_t metrics_size =
+      fs::exists(metrics) ? static_cast<int64_t>(fs::file_size(metrics)) : int64_t{0};
+  if (metrics_size < metrics_bytes) {
+    // Appending would leave a broken line, or a file that starts mid-run: the lines of the
+    // steps before the checkpoint are gone and cannot be recomputed without training again.
+    throw DataError(metrics + " has " + std::to_string(metrics_size) +
+                    " bytes, but the checkpoint (step " + std::to_string(trainer.step()) +
+                    ") was written after " + std::to_string(metrics_bytes) +
+                    ": the file was cut or replaced since. Put it back, or delete " + checkpoint +
+                    " and " + metrics + " to train from the start");
+  }
+  if (metrics_size > metrics_bytes) {
     // A new file in its place (write + rename), not a truncation in place: a sweep reading the
     // file as it grows sees another inode and reads it again from the start, where a file cut
     // short and grown past its old size again would leave the reader in the middle of a line.

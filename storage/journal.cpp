@@ -100,6 +100,7 @@ Journal::Journal(Journal&& other) noexcept
       size_(other.size_),
       format_(other.format_),
       unmarked_(other.unmarked_),
+      torn_(other.torn_),
       broken_(other.broken_) {}
 
 Journal& Journal::operator=(Journal&& other) noexcept {
@@ -110,6 +111,7 @@ Journal& Journal::operator=(Journal&& other) noexcept {
     size_ = other.size_;
     format_ = other.format_;
     unmarked_ = other.unmarked_;
+    torn_ = other.torn_;
     broken_ = other.broken_;
   }
   return *this;
@@ -144,13 +146,12 @@ Journal Journal::open(const std::string& path, const RecordFn& on_record) {
   std::array<char, 8> magic{};
   if (read_at(fd, magic.data(), 8, 0, path) && std::string_view(magic.data(), 8) == kMagicV1)
     journal.format_ = 1;
+  // Records after the last sync mark may have been kept (intact, never acknowledged): the next
+  // sync marks them, even with nothing appended before it.
+  journal.unmarked_ = journal.format_ >= 2;
   struct stat st {};
   if (::fstat(fd, &st) != 0) fail_errno(path, "read the journal's size", errno);
-  if (st.st_size > end) {
-    if (::ftruncate(fd, end) != 0 || ::fdatasync(fd) != 0) {
-      fail_errno(path, "cut off the torn tail", errno);
-    }
-  }
+  journal.torn_ = st.st_size > end;  // cut off by cut_torn_tail() or the first write
   journal.size_ = end;
   return journal;
 }
@@ -212,13 +213,36 @@ int64_t Journal::scan(const RecordFn& on_record) const {
     }
     at = end;
   }
-  // Format 1 cannot tell a torn tail from damage but by the checksum of a last record (above).
-  if (marked && at < file_size && acknowledged_after(at, file_size)) {
-    throw StorageError(path_ + ": damaged record at byte " + std::to_string(at) + " (" + damage +
-                       ") with acknowledged records after it; restore the journal from a "
-                       "backup, or move it away to resume from the HDF5 file alone");
+  // Format 2 tells damage from a torn tail by its sync marks; format 1 by whether an intact
+  // record follows (each of its records was synced alone or in a group the next one follows).
+  if (at < file_size &&
+      (marked ? acknowledged_after(at, file_size) : intact_frame_after(at, file_size))) {
+    throw StorageError(
+        path_ + ": damaged record at byte " + std::to_string(at) + " (" + damage +
+        ") with acknowledged records after it; nothing was changed. Restore the journal "
+        "from a backup (or, if the results file was closed cleanly, move the "
+        "journal away: resume then writes a new one from the file)");
   }
   return at;
+}
+
+bool Journal::intact_frame_after(int64_t from, int64_t file_size) const {
+  // The damaged frame's length cannot be trusted: look at every offset of the next 8 MiB for a
+  // frame whose checksum holds (a chance match is 1 in 2^32), with a bound on the bytes summed.
+  constexpr int64_t kWindow = int64_t{8} << 20, kChecksumBudget = int64_t{256} << 20;
+  const int64_t n = std::min(kWindow, file_size - from);
+  if (n <= kFrame) return false;
+  std::vector<char> buffer(static_cast<size_t>(n));
+  if (!read_at(fd_, buffer.data(), n, from, path_)) return false;
+  int64_t summed = 0;
+  for (int64_t k = 1; k + kFrame < n && summed < kChecksumBudget; ++k) {
+    const uint32_t length = load_u32(buffer.data() + k);
+    if (length == 0 || length > kMaxRecord || k + kFrame + length > n) continue;
+    summed += length;
+    const std::string_view payload(buffer.data() + k + kFrame, length);
+    if (crc32(payload) == load_u32(buffer.data() + k + 4)) return true;
+  }
+  return false;
 }
 
 bool Journal::acknowledged_after(int64_t from, int64_t file_size) const {
@@ -246,7 +270,15 @@ void Journal::rename_to(const std::string& path) {
   path_ = path;
 }
 
+void Journal::cut_torn_tail() {
+  if (!torn_) return;
+  if (::ftruncate(fd_, size_) != 0 || ::fdatasync(fd_) != 0)
+    fail_errno(path_, "cut off the torn tail", errno);
+  torn_ = false;
+}
+
 void Journal::sync() {
+  cut_torn_tail();
   if (format_ >= 2 && unmarked_) {
     write_at_end(sync_mark(size_), true);
     unmarked_ = false;
@@ -274,6 +306,7 @@ void Journal::write_at_end(const std::string& bytes, bool sync) {
                        ": an earlier failed write could not be undone; reopen the results "
                        "file to continue");
   }
+  cut_torn_tail();
   int64_t done = 0;
   int err = 0;
   while (done < static_cast<int64_t>(bytes.size())) {

@@ -31,8 +31,10 @@ class Journal {
 
   // A new, empty journal at `path`; refuses an existing file.
   static Journal create(const std::string& path);
-  // An existing journal: checks it, calls `on_record` for each intact record in order and cuts off
-  // the torn tail (the writes a kill or power loss interrupted, never acknowledged). Damage the
+  // An existing journal: checks it and calls `on_record` for each intact record in order. Bytes
+  // after them are the torn tail (the writes a kill or power loss interrupted, never
+  // acknowledged): torn() says so, and they are cut off by cut_torn_tail() or the first write, so
+  // that a caller who refuses the journal after reading it leaves the file as it was. Damage the
   // writer had acknowledged (a sync mark and more bytes after it) is a StorageError.
   static Journal open(const std::string& path, const RecordFn& on_record);
 
@@ -51,6 +53,8 @@ class Journal {
   void sync();
   // Moves the journal to `path`, atomically and durably; the lock stays held.
   void rename_to(const std::string& path);
+  bool torn() const { return torn_; }
+  void cut_torn_tail();
   const std::string& path() const { return path_; }
   int64_t size() const { return size_; }
 
@@ -63,12 +67,15 @@ class Journal {
   void write_at_end(const std::string& bytes, bool sync);
   // Whether a sync mark lies after byte `from` with more bytes after it (format 2).
   bool acknowledged_after(int64_t from, int64_t file_size) const;
+  // Whether an intact frame starts after byte `from` (format 1).
+  bool intact_frame_after(int64_t from, int64_t file_size) const;
 
   int fd_ = -1;
   std::string path_;
   int64_t size_ = 0;
   int format_ = 2;         // 1: "TRMJRNL1", no sync marks; 2: "TRMJRNL2"
   bool unmarked_ = false;  // records appended since the last sync mark
+  bool torn_ = false;      // bytes after the intact records, not yet cut off
   bool broken_ = false;    // a failed append could not be rolled back: refuse further appends
 };
 

@@ -19,7 +19,8 @@ namespace {
 void require_clean_close(const std::string& path) {
   const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, h5::reader_access(path).get());
   if (file < 0) {
-    const std::string reason = h5::innermost_error();
+    std::string reason = h5::innermost_error();
+    if (reason.empty()) reason = "HDF5 will not open it read-only";
     throw StorageError(path + ": its journal " + journal_path(path) +
                        " is missing and the file "
                        "was not closed cleanly or is damaged (" +

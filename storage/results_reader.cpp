@@ -12,6 +12,16 @@ namespace trm::storage {
 
 namespace {
 
+StorageError damaged_file(const std::string& path, const std::string& reason) {
+  const std::string journal = journal_path(path);
+  return StorageError(path + ": damaged or truncated HDF5 file (" + reason + "). " +
+                      (file_exists(journal)
+                           ? "Its journal " + journal + " is beside it: `trm-sweep resume " + path +
+                                 "` rebuilds the file from it."
+                           : "There is no journal beside it to rebuild it from; restore it from "
+                             "a copy."));
+}
+
 // The open file and whether it follows a writer (SWMR read).
 std::pair<h5::Id, bool> open_for_reading(const std::string& path) {
   require_regular_or_missing(path, "a results file");
@@ -36,13 +46,7 @@ std::pair<h5::Id, bool> open_for_reading(const std::string& path) {
   file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, access.get());
   if (file >= 0) return {h5::Id(file), false};
   h5::innermost_error();
-  const std::string journal = journal_path(path);
-  throw StorageError(path + ": damaged or truncated HDF5 file (" + reason + "). " +
-                     (file_exists(journal)
-                          ? "Its journal " + journal + " is intact: `trm-sweep resume " + path +
-                                "` rebuilds the file from it."
-                          : "There is no journal beside it to rebuild it from; restore it from a "
-                            "copy."));
+  throw damaged_file(path, reason);
 }
 
 }  // namespace
@@ -50,6 +54,9 @@ std::pair<h5::Id, bool> open_for_reading(const std::string& path) {
 struct ResultsReader::Impl {
   explicit Impl(const std::string& p) : path(p), tables(p) {
     std::tie(file, swmr) = open_for_reading(p);
+    // A SWMR open skips HDF5's end-of-file check: a file cut short (a killed run's) opens, and
+    // its first metadata read fails.
+    if (H5Aexists(file.get(), "format") < 0) throw damaged_file(path, h5::innermost_error());
     h5::check_format(file.get(), path);
   }
 

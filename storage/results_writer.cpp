@@ -145,8 +145,9 @@ struct ResultsWriter::Impl {
   std::vector<hsize_t> train_n, eval_n;
   hsize_t events_n = 0;
   bool rebuilt = false;
-  int group_depth = 0;  // open begin_group() calls
-  std::string broken;   // why the HDF5 side failed; the writer then refuses changes
+  std::string set_aside;  // where open() moved a file that led its journal
+  int group_depth = 0;    // open begin_group() calls
+  std::string broken;     // why the HDF5 side failed; the writer then refuses changes
 };
 
 namespace {
@@ -269,26 +270,28 @@ bool is_final(TrialStatus s) {
          s == TrialStatus::failed;
 }
 
-// Where a readable results file holds something its journal lacks, or the two describe different
-// sweeps: what differs; "" when the journal covers the file. Every change reaches the journal
-// before the HDF5 file, so after a crash the file may lag its journal but never lead it; a file
-// that leads is not the journal's (a journal copied from another sweep) or the journal was cut.
-std::string file_leads_journal(const Journal& journal, const std::string& path) {
-  std::optional<ResultsReader> reader;
-  try {
-    reader.emplace(path);
-  } catch (const StorageError&) {
-    return "";  // damaged: the journal is all there is
+// What a readable results file holds that its journal lacks, or that the two describe different
+// sweeps. Every change reaches the journal before the HDF5 file, so after a kill the file may
+// lag its journal but never lead it. After a power loss it can: HDF5 writes evicted pages before
+// the group's sync, and the journal's unsynced tail may be lost.
+struct LeadCheck {
+  std::string why;           // what the file has beyond the journal; "" when it has nothing
+  bool other_sweep = false;  // the journal is of another sweep
+  bool clean = false;        // the file was closed cleanly (a journal can be written from it)
+};
+
+bool opens_plainly(const std::string& path) {
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, h5::reader_access(path).get());
+  if (file < 0) {
+    h5::innermost_error();
+    return false;
   }
-  JournalContents j;
-  journal.replay([&](std::string_view payload) { std::visit(j, decode(payload, journal.path())); });
-  if (!j.header) return "";  // build_results_file says what is wrong with it
-  const SweepHeader file_header = reader->header();
-  if (file_header.spec_hash != j.header->spec_hash || file_header.created != j.header->created) {
-    return "the journal is of another sweep (spec " + j.header->spec_hash + ", created " +
-           j.header->created + "; the file: spec " + file_header.spec_hash + ", created " +
-           file_header.created + ")";
-  }
+  H5Fclose(file);
+  return true;
+}
+
+std::string what_file_leads(const ResultsReader& file, const JournalContents& j) {
+  const auto* reader = &file;
   const auto rows = reader->trials();
   if (rows.size() > j.rows.size()) {
     return "the file has " + std::to_string(rows.size()) + " trials, the journal " +
@@ -322,7 +325,44 @@ std::string file_leads_journal(const Journal& journal, const std::string& path) 
 
 }  // namespace
 
-ResultsWriter ResultsWriter::open(const std::string& path) {
+LeadCheck file_leads_journal(const Journal& journal, const std::string& path) {
+  LeadCheck out;
+  std::optional<ResultsReader> reader;
+  try {
+    reader.emplace(path);
+  } catch (const StorageError&) {
+    return out;  // damaged: the journal is all there is
+  }
+  JournalContents j;
+  journal.replay([&](std::string_view payload) { std::visit(j, decode(payload, journal.path())); });
+  if (!j.header) return out;  // build_results_file says what is wrong with it
+  const SweepHeader file_header = reader->header();
+  if (file_header.spec_hash != j.header->spec_hash || file_header.created != j.header->created) {
+    out.other_sweep = true;
+    out.why = "it is of another sweep (spec " + j.header->spec_hash + ", created " +
+              j.header->created + "; the file: spec " + file_header.spec_hash + ", created " +
+              file_header.created + ")";
+    return out;
+  }
+  out.why = what_file_leads(*reader, j);
+  if (!out.why.empty()) out.clean = opens_plainly(path);
+  return out;
+}
+
+namespace {
+
+// Moves an HDF5 file the journal does not account for out of the way of the rebuild, to
+// <path>.before-rebuild (or .before-rebuild.2, ...: an earlier one is never replaced).
+std::string move_aside(const std::string& path) {
+  std::string aside = path + ".before-rebuild";
+  for (int k = 2; file_exists(aside); ++k) aside = path + ".before-rebuild." + std::to_string(k);
+  replace_file(path, aside);
+  return aside;
+}
+
+}  // namespace
+
+ResultsWriter ResultsWriter::open(const std::string& path, bool from_journal) {
   h5::quiet_errors();
   const std::string jpath = journal_path(path);
   require_regular_or_missing(path, "a results file");
@@ -348,16 +388,33 @@ ResultsWriter ResultsWriter::open(const std::string& path) {
     }
   }
   if (file_exists(path)) {
-    const std::string why = file_leads_journal(impl->journal, path);
-    if (!why.empty()) {
-      throw StorageError(jpath + " holds less than " + path + ": " + why +
-                         ". So it is not this file's journal, or it was cut short; nothing was "
-                         "changed. To continue from the file, move the journal aside (mv " +
-                         jpath + " " + jpath +
-                         ".old): the next resume writes a new one from the "
-                         "file.");
+    const LeadCheck lead = file_leads_journal(impl->journal, path);
+    if (lead.other_sweep) {
+      throw StorageError(jpath + " is not the journal of " + path + ": " + lead.why +
+                         "; nothing was changed. Put the file's own journal beside it.");
+    }
+    if (!lead.why.empty()) {
+      // The file holds changes the journal lacks. Where the journal ends in a torn tail, that is
+      // a power loss's mark: the HDF5 file's pages went to disk, the journal's unsynced tail did
+      // not, so none of those changes had been acknowledged. Else only the user can tell a
+      // journal cut short from an older one put back: refuse unless told.
+      if (impl->journal.torn() || from_journal) {
+        impl->set_aside = move_aside(path);
+      } else {
+        throw StorageError(
+            jpath + " holds less than " + path + ": " + lead.why +
+            ". Either it was cut short (a power loss before its last sync: then nothing "
+            "the file has beyond it was acknowledged) or it is an older copy; nothing was "
+            "changed. If it is this file's own journal, `trm-sweep resume " +
+            path + " --from-journal` rebuilds the file from it and keeps this one as " + path +
+            ".before-rebuild." +
+            (lead.clean ? " If the journal is an older copy, move it aside (mv " + jpath + " " +
+                              jpath + ".old): the next resume writes a new one from the file."
+                        : ""));
+      }
     }
   }
+  impl->journal.cut_torn_tail();
   build_results_file(impl->journal, path);
   impl->rebuilt = true;
   impl->open_file();
@@ -368,6 +425,7 @@ const std::string& ResultsWriter::path() const { return live(false).path; }
 const SweepHeader& ResultsWriter::header() const { return live(false).header; }
 const std::vector<TrialRow>& ResultsWriter::trials() const { return live(false).rows; }
 bool ResultsWriter::rebuilt() const { return live(false).rebuilt; }
+const std::string& ResultsWriter::set_aside() const { return live(false).set_aside; }
 
 int64_t ResultsWriter::train_rows(int64_t trial_index) const {
   auto& m = live(false);

@@ -37,8 +37,10 @@ class ResultsWriter {
                               const std::vector<TrialDefinition>& trials);
   // An existing results file, to continue it. Rebuilds the HDF5 file from the journal when its
   // last writer did not close it; writes a journal from the HDF5 file when there is none.
-  // Throws StorageError (missing, foreign, damaged, locked by another writer).
-  static ResultsWriter open(const std::string& path);
+  // Throws StorageError (missing, foreign, damaged, locked by another writer). An HDF5 file that
+  // holds changes its journal lacks is set aside (set_aside()) and rebuilt from the journal when
+  // the journal ends in a torn tail (a power loss) or with `from_journal`; else refused.
+  static ResultsWriter open(const std::string& path, bool from_journal = false);
 
   ResultsWriter(ResultsWriter&&) noexcept;
   ResultsWriter& operator=(ResultsWriter&&) noexcept;
@@ -52,6 +54,8 @@ class ResultsWriter {
   int64_t eval_rows(int64_t trial_index) const;
   // Whether open() had to rebuild the HDF5 file from the journal.
   bool rebuilt() const;
+  // Where open() moved an HDF5 file its journal did not account for; "" when it moved none.
+  const std::string& set_aside() const;
 
   // Every call below is durable on disk when it returns. It throws StorageError when it could not
   // be made durable: when the journal write failed (disk full, ...) nothing changed and the

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "core/config_fields.h"
 #include "core/errors.h"
@@ -153,6 +154,12 @@ std::optional<Axis> parse_axis(Problems& p, const Leaf& leaf, const char* sectio
 template <class T>
 std::optional<T> get_as(Problems& p, const toml::node& node, const toml::source_region& at,
                         const std::string& key, const char* expected) {
+  // toml++ reads true/false as 1/0: `retries = true` is a mistake, not one retry.
+  const bool boolean_for_number = std::is_arithmetic_v<T> && node.is_boolean();
+  if (boolean_for_number && p.strict) {
+    p.add(at, key + " = " + (node.value_or(false) ? "true" : "false") + ": expected " + expected);
+    return std::nullopt;
+  }
   if (const auto v = node.value<T>()) return *v;
   p.add(at, key + ": expected " + expected);
   return std::nullopt;
@@ -171,7 +178,8 @@ void parse_sweep(Problems& p, const toml::table& t, SweepPolicy& s) {
       get_as<std::string>(p, node, at, key, "a string");
     } else if (k.str() == "seeds") {
       s.seeds.clear();
-      if (const auto n = node.value<int64_t>(); n && !node.is_floating_point()) {
+      if (const auto n = node.value<int64_t>();
+          n && !node.is_floating_point() && !(node.is_boolean() && p.strict)) {
         if (*n < 1) p.add(at, key + " = " + std::to_string(*n) + ": must be >= 1 (repeats)");
         if (*n > kMaxSeeds) {
           p.add(at, key + " = " + std::to_string(*n) + ": must be <= " + std::to_string(kMaxSeeds));
@@ -196,6 +204,9 @@ void parse_sweep(Problems& p, const toml::table& t, SweepPolicy& s) {
     } else if (k.str() == "retries") {
       if (auto v = get_as<int64_t>(p, node, at, key, "an integer >= 0")) {
         if (*v < 0) p.add(at, key + " = " + std::to_string(*v) + ": must be >= 0");
+        if (*v > kMaxRetries && p.strict)
+          p.add(at,
+                key + " = " + std::to_string(*v) + ": must be <= " + std::to_string(kMaxRetries));
         s.retries = *v;
       }
     } else if (k.str() == "checkpoint_interval") {

@@ -15,6 +15,8 @@ namespace trm::sweep {
 
 // Limits that catch typos before anything is built: `seeds = 100000000` expanded for minutes.
 constexpr int64_t kMaxSeeds = 10000;
+// [sweep] retries at most: more is a typo, not a policy.
+constexpr int64_t kMaxRetries = 1000;
 constexpr int64_t kMaxTrials = 1000000;
 constexpr size_t kMaxVariantName = 200;
 

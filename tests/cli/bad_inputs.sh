@@ -68,7 +68,24 @@ expect_error "--shard: expected K/N, e.g. 0/4, got 0/4abc" run configs/quick.tom
 expect_error "--time 99999999999999999999: expected [D-]HH:MM:SS" \
   submit configs/quick.toml -o /tmp/trm_bad_input_never.h5 --time 99999999999999999999 --dry-run
 [ -e /tmp/trm_bad_input_never.h5 ] && { failed=$((failed + 1)); echo "FAIL: a bad --shard or --time wrote results"; }
+# An empty path (an unset shell variable) is an error, not the option left out: `train` without
+# a config trained the built-in paper run (batch 768, tens of GB) until the OOM killer came.
+expect_error "--config: an empty value (an unset shell variable?)" train --config "" --out /tmp/trm_bad_input_never
+expect_error "--spec: an empty value" train --spec "" --trial 0 --out /tmp/trm_bad_input_never
+expect_error "train needs --config FILE.toml or --spec FILE --trial N" train --out /tmp/trm_bad_input_never
+expect_error "--memory-budget: an empty value" train --config configs/quick_train.toml --memory-budget "" --out /tmp/trm_bad_input_never
+expect_error "--progress-seconds: -5: expected seconds from 0 to 86400" \
+  train --config configs/quick_train.toml --progress-seconds -5 --out /tmp/trm_bad_input_never
+expect_error "expansion = 0.01: the SwiGLU width round(expansion * 2/3 * 17) is 0 (the token-MLP's positions); expansion must be above 0.0441" \
+  train --config configs/quick_train.toml --set model.expansion=0.01 --out /tmp/trm_bad_input_never
+[ -e /tmp/trm_bad_input_never ] && { failed=$((failed + 1)); echo "FAIL: train wrote its --out"; }
 spec=$(mktemp /tmp/trm_bad_input_spec.XXXXXX)
+printf '[sweep]\nretries = true\n' >"$spec"
+expect_error "sweep.retries = true: expected an integer >= 0" plan "$spec"
+printf '[sweep]\nseeds = true\n' >"$spec"
+expect_error "sweep.seeds: expected a count (seeds = 3) or a list" plan "$spec"
+printf '[sweep]\nretries = 99999999999\n' >"$spec"
+expect_error "sweep.retries = 99999999999: must be <= 1000" plan "$spec"
 printf '[sweep]\nseeds = 100000000\n' >"$spec"
 expect_error "sweep.seeds = 100000000: must be <= 10000" plan "$spec"
 printf '[base]\ntrain.seed = 5\n' >"$spec"

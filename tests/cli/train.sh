@@ -82,8 +82,8 @@ rc=$?
 
 # --- a stop request that comes while the trial starts ------------------------------------
 # A sweep's trial process starts with SIGTERM blocked until its handler is in place: one sent
-# while it loads is delivered then, and it stops after its first step with a checkpoint (exit 5),
-# instead of running on with the request lost or dying without a checkpoint.
+# while it loads is delivered then, and it stops before its first step (exit 5, nothing to
+# keep), instead of running on with the request lost.
 /usr/bin/python3 - "$bin" "$work/tiny.toml" "$work/early" >"$work/early.out" 2>"$work/early.err" <<'PY'
 import os, signal, sys
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
@@ -92,10 +92,51 @@ os.execv(sys.argv[1], [sys.argv[1], "train", "--config", sys.argv[2], "--threads
                        "--out", sys.argv[3]])
 PY
 rc_early=$?
-if [ $rc_early -eq 5 ] && grep -q "stopped at step 1/40 (signal 15)" "$work/early.out" &&
-  [ -f "$work/early/checkpoint.pt" ]; then ok; else
+if [ $rc_early -eq 5 ] && grep -q "stopped before the first step (signal 15)" "$work/early.out" &&
+  [ ! -s "$work/early/metrics.jsonl" ]; then ok; else
   fail "a SIGTERM pending at start: exit $rc_early (want 5), $(tail -n 2 "$work/early.out" "$work/early.err")"
 fi
+# Run again, it starts from the beginning and ends as the straight run.
+run --out "$work/early" >"$work/early2.out" 2>/dev/null
+[ $? -eq 0 ] && [ "$(result "$work/early2.out")" = "$(result "$work/straight.out")" ] && ok ||
+  fail "the run stopped before its first step did not end as the straight one"
+
+# A second signal, a second or more after the first, ends the process at once: the first waits
+# for a step boundary, and making 9x9 puzzles (no step yet) takes seconds.
+# (SIGTERM: a script's background job ignores SIGINT, as the shell sets it.)
+"$bin" train --config "$work/tiny.toml" --threads 1 --out "$work/twice" --set data.box=3 \
+  --set data.givens=30 --set data.train_puzzles=20000 --set model.vocab_size=11 \
+  --set model.seq_len=81 >"$work/twice.out" 2>"$work/twice.err" &
+pid=$!
+sleep 0.5
+kill -TERM $pid
+sleep 1.3
+kill -TERM $pid
+for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then
+  kill -9 $pid
+  fail "a second SIGTERM 1.3 s after the first did not end train within 5 s"
+else
+  wait $pid
+  rc=$?
+  [ $rc -eq 5 ] && grep -q "signal 15 again: stopping at once" "$work/twice.err" && ok ||
+    fail "a second SIGTERM: exit $rc (want 5), $(cat "$work/twice.err")"
+fi
+
+# --- the metrics file must hold what the checkpoint recorded -------------------------------
+run --out "$work/cut" --stop-at 20 >/dev/null 2>&1
+truncate -s 300 "$work/cut/metrics.jsonl"
+before=$(md5sum "$work/cut/metrics.jsonl" "$work/cut/checkpoint.pt")
+run --out "$work/cut" >"$work/cut.out" 2>"$work/cut.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "metrics.jsonl has 300 bytes, but the checkpoint (step 20) was written after" "$work/cut.err" &&
+  [ "$(md5sum "$work/cut/metrics.jsonl" "$work/cut/checkpoint.pt")" = "$before" ] && ok ||
+  fail "a metrics file cut short: exit $rc (want 2), $(cat "$work/cut.err")"
+mkdir -p "$work/mdir/metrics.jsonl"
+run --out "$work/mdir" >/dev/null 2>"$work/mdir.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "metrics.jsonl: not a regular file" "$work/mdir.err" && ok ||
+  fail "metrics.jsonl a folder: exit $rc (want 2), $(cat "$work/mdir.err")"
 
 # --- one process per --out folder ------------------------------------------------------------
 # After a kill -9 of a sweep's run, its trial is still writing its last checkpoint when resume

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 
 #include "core/errors.h"
 #include "core/parity.h"
@@ -96,6 +97,48 @@ TEST(ReferenceStateDict, ACheckpointOfAnotherConfigIsRejectedWithEveryProblem) {
     EXPECT_NE(msg.find("no counterpart"), std::string::npos) << msg;
     EXPECT_NE(msg.find("missing 'L_level.layers.0."), std::string::npos) << msg;
   }
+}
+
+// An entry of the wrong shape is one problem (not also "missing"); one of an integer type under a
+// weight's name is refused rather than cast; another floating type is cast.
+TEST(ReferenceStateDict, AWrongShapeOrIntegerEntryIsNamedOnce) {
+  const auto fixtures = find_fixtures(default_fixtures_dir());
+  ASSERT_FALSE(fixtures.empty());
+  const auto& f = fixtures.front();
+  const auto path = std::filesystem::path(f.pt_path).parent_path() / (f.name + "_state_dict.pt");
+  const std::vector<NamedTensor> entries = read_torch_save(path.string());
+  const std::string key = "model.inner.lm_head.weight";
+  auto edited = [&](const std::function<at::Tensor(const at::Tensor&)>& change) {
+    std::vector<NamedTensor> out = entries;
+    bool found = false;
+    for (auto& e : out) {
+      if (model_relative_name(e.name) != "lm_head.weight") continue;
+      e.value = change(e.value);
+      found = true;
+    }
+    EXPECT_TRUE(found) << key;
+    return out;
+  };
+  auto problems_of = [&](const std::vector<NamedTensor>& e) -> std::string {
+    TrmModel model(fixture_config(f), at::kFloat);
+    try {
+      load_reference_state_dict(*model, e, "edited");
+    } catch (const DataError& error) {
+      return error.what();
+    }
+    return "";
+  };
+  const std::string shape =
+      problems_of(edited([](const at::Tensor& t) { return t.narrow(1, 0, 3); }));
+  EXPECT_NE(shape.find("(1 problem):"), std::string::npos) << shape;
+  EXPECT_NE(shape.find("lm_head.weight' has shape"), std::string::npos) << shape;
+  EXPECT_EQ(shape.find("missing"), std::string::npos) << shape;
+  const std::string integer =
+      problems_of(edited([](const at::Tensor& t) { return t.to(at::kLong); }));
+  EXPECT_NE(integer.find("lm_head.weight' holds Long values, the model expects floating point"),
+            std::string::npos)
+      << integer;
+  EXPECT_EQ(problems_of(edited([](const at::Tensor& t) { return t.to(at::kDouble); })), "");
 }
 
 }  // namespace

@@ -49,7 +49,8 @@ TEST(StorageJournal, ATornLastRecordIsCutOffAndAppendingContinues) {
   append_bytes(path, std::string("\x20\x00\x00\x00\x01\x02\x03\x04partial", 15));  // 32 announced
   {
     Journal j = Journal::open(path, [](std::string_view) {});
-    EXPECT_EQ(std::filesystem::file_size(path), intact);
+    EXPECT_TRUE(j.torn());
+    EXPECT_EQ(std::filesystem::file_size(path), intact + 15);  // nothing cut before a write
     j.append("after");
   }
   EXPECT_EQ(records_of(path), (std::vector<std::string>{"kept", "after"}));
@@ -82,6 +83,12 @@ TEST(StorageJournal, ALastRecordWithABadChecksumIsTornButOneInTheMiddleIsDamage)
   const auto size = std::filesystem::file_size(path);
   overwrite(path, static_cast<std::streamoff>(size - 1), "X");  // its last byte never landed
   EXPECT_EQ(records_of(path), std::vector<std::string>{"first"});
+  {
+    Journal j = Journal::open(path, [](std::string_view) {});
+    EXPECT_TRUE(j.torn());
+    EXPECT_EQ(std::filesystem::file_size(path), size);  // read only: nothing cut yet
+    j.cut_torn_tail();
+  }
   EXPECT_EQ(std::filesystem::file_size(path), size - kFrameBytes - 6);  // cut off
   {
     Journal j = Journal::open(path, [](std::string_view) {});
@@ -124,6 +131,7 @@ TEST(StorageJournal, APowerLossInsideAGroupCommitIsATornTailNotDamage) {
     const std::streamoff b = group + kFrameBytes + 7;
     overwrite(path, b + kFrameBytes + 3, std::string(4, '\0'));  // a page of b never written
     EXPECT_EQ(records_of(path), (std::vector<std::string>{"acknowledged", "group-a"}));
+    Journal::open(path, [](std::string_view) {}).cut_torn_tail();
     EXPECT_EQ(std::filesystem::file_size(path), static_cast<uintmax_t>(b));
     {
       Journal j = Journal::open(path, [](std::string_view) {});
@@ -190,8 +198,22 @@ TEST(StorageJournal, AFormatOneJournalIsReadAndKeepsItsFormat) {
   }
   EXPECT_EQ(file_bytes(path), "TRMJRNL1" + frame("old-one") + frame("old-two") + frame("new"));
   EXPECT_EQ(records_of(path), (std::vector<std::string>{"old-one", "old-two", "new"}));
+  const std::string intact = file_bytes(path);
   overwrite(path, kMagicBytes + kFrameBytes, "X");
   EXPECT_THROW(records_of(path), StorageError);
+  // A length no record can have, before intact records: damage too, not the end of the journal.
+  std::string damaged = intact;
+  damaged[kMagicBytes + 3] = '\x40';
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << damaged;
+  try {
+    records_of(path);
+    FAIL() << "acknowledged records after a damaged length were cut off";
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("damaged record at byte 8 (an impossible length)"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(file_bytes(path), damaged);
 }
 
 TEST(StorageJournal, AFileThatIsNotAJournalIsRefused) {
