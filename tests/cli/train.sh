@@ -108,7 +108,12 @@ run --out "$work/early" >"$work/early2.out" 2>/dev/null
   --set data.givens=30 --set data.train_puzzles=20000 --set model.vocab_size=11 \
   --set model.seq_len=81 >"$work/twice.out" 2>"$work/twice.err" &
 pid=$!
-sleep 0.5
+# Once its stop signals are blocked (taken by its own thread): before that, SIGTERM kills it.
+for _ in $(seq 200); do
+  blocked=$(awk '/^SigBlk/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+  [ -n "$blocked" ] && (( (16#$blocked >> 14) & 1 )) && break
+  sleep 0.05
+done
 kill -TERM $pid
 sleep 1.3
 kill -TERM $pid
