@@ -54,6 +54,12 @@ class Trainer {
   CheckpointExtras load_checkpoint(const std::string& path);
   // The weights to export: the EMA shadow when on (§5.4), with the buffers; atomic.
   void save_weights(const std::string& path);
+  // Weights to evaluate: a weights.pt that save_weights wrote (for a model of the same shapes),
+  // or a reference checkpoint (torch.save of a state_dict, by the reference's names; TRM-SPEC
+  // §5.5). They become the model's and, with train.ema on, the EMA shadow too, so evaluate()
+  // uses them. DataError (naming the file and every mismatch) leaves the trainer as it was.
+  // Returns "trm-sweep weights" or "reference state_dict".
+  std::string load_weights(const std::string& path);
 
  private:
   Batch make_batch(const PuzzleArrays& split, const std::vector<int64_t>& examples,

@@ -14,6 +14,7 @@
 #include "core/crc32.h"
 #include "core/errors.h"
 #include "core/fields.h"
+#include "core/state_dict.h"
 #include "core/trainer.h"
 
 namespace trm::core {
@@ -284,6 +285,52 @@ void Trainer::save_weights(const std::string& path) {
     ar.write("model_" + std::to_string(i), tensors[i].second.detach().clone());
   }
   save_archive(ar, path);
+}
+
+std::string Trainer::load_weights(const std::string& path) {
+  const std::string bytes = read_file(path);
+  if (const auto damage = zip_damage(bytes); !damage.empty())
+    throw DataError(path + " is corrupt (" + damage + ")");
+  torch::serialize::InputArchive ar;
+  bool ours = false;
+  try {
+    ar.load_from(bytes.data(), bytes.size(), c10::Device(c10::kCPU));
+    c10::IValue format;
+    ours = ar.try_read("format", format);
+  } catch (const c10::Error&) {
+    ours = false;  // not a TorchScript archive: a torch.save file (the reference's)
+  }
+  at::NoGradGuard no_grad;
+  if (ours) {
+    Reader in(ar, path);
+    const int64_t format = in.integer("format");
+    if (format != kCheckpointFormat) {
+      throw DataError(path + " has format " + std::to_string(format) +
+                      "; this trm-sweep reads format " + std::to_string(kCheckpointFormat));
+    }
+    const auto tensors = model_tensors(model_);
+    if (in.text("model_names") != join_names(tensors)) {
+      throw DataError(path +
+                      " holds the tensors of another model (mixer, networks, latent or "
+                      "layers differ from this config's)");
+    }
+    std::vector<at::Tensor> values;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      values.push_back(in.tensor("model_" + std::to_string(i)));
+      if (!values.back().sizes().equals(tensors[i].second.sizes())) {
+        throw DataError(path + ": " + tensors[i].first + " has another shape than this config's");
+      }
+    }
+    for (size_t i = 0; i < tensors.size(); ++i) tensors[i].second.copy_(values[i]);
+  } else {
+    // Checked whole before anything is copied: a mismatch leaves the model as it was.
+    const std::vector<NamedTensor> entries = read_torch_save(path);
+    TrmModel probe(config_.model, at::kFloat);
+    load_reference_state_dict(*probe, entries, path);
+    load_reference_state_dict(*model_, entries, path);
+  }
+  if (ema_) ema_.emplace(model_, config_.train.ema_rate);
+  return ours ? "trm-sweep weights" : "reference state_dict";
 }
 
 }  // namespace trm::core

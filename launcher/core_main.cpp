@@ -1,6 +1,7 @@
 // trm-core: the core verbs without the full CLI (built with TRM_CORE_ONLY, where LibTorch is the
 // only dependency). Usage: trm-core parity [DIR] [-v] | trm-core model [--preset P] [--set k=v]...
-// | trm-core train --out DIR [--set k=v]... [--device D] [--threads N] [--stop-at S] (no TOML).
+// | trm-core train --out DIR [--set k=v]... [--device D] [--threads N] [--stop-at S] (no TOML)
+// | trm-core eval --weights FILE [--set k=v]... [--device D] [--threads N].
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -30,7 +31,8 @@ int usage() {
       << "usage: trm-core parity [DIR] [-v]\n"
          "       trm-core model [--preset trm|trm-att|hrm] [--set key=value]...\n"
          "       trm-core train --out DIR [--set key=value]... [--device D] [--threads N]\n"
-         "                      [--memory-budget SIZE] [--stop-at STEP] [--checkpoint-every N]\n";
+         "                      [--memory-budget SIZE] [--stop-at STEP] [--checkpoint-every N]\n"
+         "       trm-core eval --weights FILE [--set key=value]... [--device D] [--threads N]\n";
   return 2;
 }
 
@@ -101,6 +103,29 @@ int main(int argc, char** argv) {
       trm::core::apply_sets(config, sets);
       trm::launcher::install_stop_signals();
       return trm::launcher::train_verb(config, options, std::cout, std::cerr);
+    }
+    if (verb == "eval") {
+      trm::core::TrialConfig config;
+      std::vector<std::string> sets;
+      trm::launcher::EvalOptions options;
+      for (int i = 2; i < argc; i += 2) {
+        const std::string flag = argv[i];
+        if (i + 1 == argc) return usage();
+        const std::string value = argv[i + 1];
+        if (flag == "--set") {
+          sets.push_back(value);
+        } else if (flag == "--weights") {
+          options.weights = value;
+        } else if (flag == "--device") {
+          options.device = value;
+        } else if (flag == "--threads") {
+          options.threads = parse_count(flag, value);
+        } else {
+          return usage();
+        }
+      }
+      trm::core::apply_sets(config, sets);
+      return trm::launcher::eval_verb(config, options, std::cout);
     }
     return usage();
   });

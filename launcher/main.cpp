@@ -168,6 +168,29 @@ int main(int argc, char** argv) {
       ->check(number_in(0, 86400, "seconds"))
       ->capture_default_str();
 
+  auto* eval = app.add_subcommand(
+      "eval", "evaluate weights (train's weights.pt, or a reference checkpoint) on a config");
+  std::string eval_config, eval_spec;
+  int64_t eval_trial = -1;
+  std::vector<std::string> eval_sets;
+  trm::launcher::EvalOptions eval_options;
+  eval->add_option("--weights", eval_options.weights,
+                   "weights.pt of `train`, or the reference's torch.save of a state_dict")
+      ->required()
+      ->check(not_empty());
+  eval->add_option("--config", eval_config, "TOML file of trainer keys; or --spec")
+      ->check(not_empty());
+  eval->add_option("--spec", eval_spec, "a sweep spec; with --trial, that trial's config")
+      ->excludes("--config")
+      ->check(not_empty());
+  eval->add_option("--trial", eval_trial, "index of the trial in --spec (see `plan`)")
+      ->check(whole_number(0, kMaxCount))
+      ->needs("--spec");
+  eval->add_option("--set", eval_sets, "override a key after the file: section.key=value");
+  eval->add_option("--device", eval_options.device, "cpu, cuda or cuda:N")->capture_default_str();
+  eval->add_option("--threads", eval_options.threads, "LibTorch threads (default: all cores)")
+      ->check(whole_number(1, kMaxThreads));
+
   auto* plan = app.add_subcommand(
       "plan", "expand a sweep spec: every trial with predicted cost, memory and OOM flag");
   std::string plan_spec;
@@ -288,6 +311,20 @@ int main(int argc, char** argv) {
           std::cout);
     if (plan->parsed()) {
       return trm::launcher::plan_verb(plan_spec, plan_options, std::cout, std::cerr);
+    }
+    if (eval->parsed()) {
+      if (eval_spec.empty() && eval_config.empty())
+        throw trm::ConfigError(
+            "eval needs --config FILE.toml or --spec FILE --trial N: the model "
+            "the weights are for and the test data to evaluate on");
+      trm::core::TrialConfig config;
+      if (!eval_spec.empty()) {
+        if (eval_trial < 0) throw trm::ConfigError("--spec needs --trial INDEX (see `plan`)");
+        config = trm::launcher::spec_trial_config(eval_spec, eval_trial);
+      }
+      if (!eval_config.empty()) trm::sweep::apply_toml_file(config, eval_config);
+      trm::core::apply_sets(config, eval_sets);
+      return trm::launcher::eval_verb(config, eval_options, std::cout);
     }
     if (spec_file.empty() && config_file.empty()) {
       // The built-in defaults are the paper's Sudoku-Extreme run (batch 768, tens of GB): never

@@ -369,4 +369,25 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
   return 0;
 }
 
+int eval_verb(const core::TrialConfig& config, const EvalOptions& options, std::ostream& out) {
+  if (options.weights.empty()) throw ConfigError("--weights FILE is required");
+  core::validate(config);
+  const c10::Device device = parse_device(options.device);
+  (void)core::gemm_backend();
+  core::keep_freed_memory_for_reuse();
+  at::set_num_threads(static_cast<int>(options.threads > 0 ? options.threads : usable_cores()));
+  if (!fs::is_regular_file(options.weights))
+    throw ConfigError("--weights " + options.weights + ": no such file");
+  const core::TrialData data = core::make_trial_data(config.data);
+  core::Trainer trainer(config, data, device);
+  const std::string kind = trainer.load_weights(options.weights);
+  const core::EvalRecord r = trainer.evaluate();
+  out << "eval " << options.weights << " (" << kind << "): " << r.count << " test examples, N_sup "
+      << config.model.halt_max_steps << " lm_loss=" << core::format_double(r.lm_loss)
+      << " q_halt_accuracy=" << core::format_double(r.q_halt_accuracy)
+      << " accuracy=" << core::format_double(r.accuracy)
+      << " exact_accuracy=" << core::format_double(r.exact_accuracy) << "\n";
+  return 0;
+}
+
 }  // namespace trm::launcher

@@ -41,6 +41,17 @@ int64_t cuda_device_count();
 int train_verb(const core::TrialConfig& config, const TrainOptions& options, std::ostream& out,
                std::ostream& progress);
 
+struct EvalOptions {
+  std::string weights;         // weights.pt of `train`, or a reference checkpoint (state_dict)
+  std::string device = "cpu";  // cpu, cuda, cuda:N
+  int64_t threads = 0;         // LibTorch intra-op threads; 0 = the cores this process may use
+};
+
+// Evaluates `weights` on the config's test split, as training evaluates (every test example, all
+// N_sup steps, from a fresh carry). Prints one line ending in "exact_accuracy=<value>" and
+// returns 0; throws DataError when the weights do not fit the config's model.
+int eval_verb(const core::TrialConfig& config, const EvalOptions& options, std::ostream& out);
+
 // Installs SIGTERM, SIGINT and SIGUSR1 handlers that ask a running train_verb to checkpoint and
 // stop (SLURM sends USR1 before the time limit).
 void install_stop_signals();

@@ -80,6 +80,51 @@ rc=$?
   [ "$(strip "$work/straight/metrics.jsonl")" = "$(strip "$work/resumed/metrics.jsonl")" ] && ok ||
   fail "a finished trial run again: exit $rc, $(wc -l <"$work/resumed/metrics.jsonl") metrics lines (want 43)"
 
+# --- eval: weights.pt gives the run's own final evaluation; a reference checkpoint loads -----
+values() { grep -o " accuracy=[^ ]* exact_accuracy=[^ ]*" "$1" | tail -n 1; }
+"$bin" eval --config "$work/tiny.toml" --threads 1 --weights "$work/straight/weights.pt" \
+  >"$work/eval.out" 2>"$work/eval.err"
+rc=$?
+[ $rc -eq 0 ] && grep -q "(trm-sweep weights): 10 test examples" "$work/eval.out" &&
+  [ -n "$(values "$work/eval.out")" ] && [ "$(values "$work/eval.out")" = "$(values "$work/straight.out")" ] && ok ||
+  fail "eval of weights.pt: exit $rc, '$(values "$work/eval.out")' against the run's '$(values "$work/straight.out")' $(cat "$work/eval.err")"
+fixtures=${TRM_FIXTURES_DIR:-$src/../shared/fixtures}
+cat >"$work/mlp_fixture.toml" <<'TOML'
+[model]
+hidden_size = 64
+num_heads = 4
+h_cycles = 2
+l_cycles = 3
+puzzle_emb_ndim = 64
+puzzle_emb_len = 16
+num_puzzle_identifiers = 3
+halt_max_steps = 4
+[data]
+box = 3
+givens = 30
+train_puzzles = 4
+num_aug = 1
+test_puzzles = 6
+TOML
+if [ -f "$fixtures/mlp_state_dict.pt" ]; then
+  "$bin" eval --config "$work/mlp_fixture.toml" --threads 1 --weights "$fixtures/mlp_state_dict.pt" \
+    >"$work/ref.out" 2>"$work/ref.err"
+  rc=$?
+  [ $rc -eq 0 ] && grep -Eq "\(reference state_dict\): 6 test examples, N_sup 4 .* exact_accuracy=[0-9.e-]+$" "$work/ref.out" &&
+    ok || fail "eval of the reference checkpoint: exit $rc, $(cat "$work/ref.out" "$work/ref.err")"
+  "$bin" eval --config "$work/mlp_fixture.toml" --set model.mixer=attention --threads 1 \
+    --weights "$fixtures/mlp_state_dict.pt" >/dev/null 2>"$work/ref_bad.err"
+  rc=$?
+  [ $rc -eq 2 ] && grep -q "mlp_state_dict.pt: does not match the model" "$work/ref_bad.err" &&
+    grep -q "missing 'L_level.layers.0.self_attn.qkv_proj.weight'" "$work/ref_bad.err" && ok ||
+    fail "eval of a checkpoint of another config: exit $rc, $(cat "$work/ref_bad.err")"
+else
+  fail "no reference checkpoint $fixtures/mlp_state_dict.pt"
+fi
+"$bin" eval --config "$work/tiny.toml" --weights "$work/nowhere.pt" >/dev/null 2>"$work/none.err"
+[ $? -eq 2 ] && grep -q "nowhere.pt: no such file" "$work/none.err" && ok ||
+  fail "eval of a missing file: $(cat "$work/none.err")"
+
 # --- a stop request that comes while the trial starts ------------------------------------
 # A sweep's trial process starts with SIGTERM blocked until its handler is in place: one sent
 # while it loads is delivered then, and it stops before its first step (exit 5, nothing to
