@@ -92,7 +92,7 @@ std::vector<std::string> config_problems(const ModelConfig& c) {
           (token_mlp && narrowest != c.hidden_size ? "the token-MLP's positions" : "hidden_size") +
           "); expansion must be above " + [&] {
             char text[32];
-            std::snprintf(text, sizeof text, "%.3g", 0.75 / static_cast<double>(narrowest));
+            std::snprintf(text, sizeof text, "%.6g", 0.75 / static_cast<double>(narrowest));
             return std::string(text);
           }());
     }

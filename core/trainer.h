@@ -58,7 +58,8 @@ class Trainer {
   // or a reference checkpoint (torch.save of a state_dict, by the reference's names; TRM-SPEC
   // §5.5). They become the model's and, with train.ema on, the EMA shadow too, so evaluate()
   // uses them. DataError (naming the file and every mismatch) leaves the trainer as it was.
-  // Returns "trm-sweep weights" or "reference state_dict".
+  // A training checkpoint (checkpoint.pt) works too: its EMA weights with train.ema on. Returns
+  // what the file was, e.g. "trm-sweep weights" or "reference state_dict".
   std::string load_weights(const std::string& path);
 
  private:

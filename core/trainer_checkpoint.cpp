@@ -321,16 +321,46 @@ std::string Trainer::load_weights(const std::string& path) {
         throw DataError(path + ": " + tensors[i].first + " has another shape than this config's");
       }
     }
+    // A training checkpoint (it has a step) holds the EMA shadow beside the raw weights: with
+    // train.ema on, those are what its run evaluated, so they are what is evaluated here.
+    c10::IValue step;
+    const bool checkpoint = ar.try_read("step", step) && step.isInt();
+    std::vector<at::Tensor> shadow;
+    if (checkpoint && ema_) {
+      for (size_t i = 0; i < ema_->shadow().size(); ++i) {
+        at::Tensor t;
+        if (!ar.try_read("ema_" + std::to_string(i), t)) {
+          shadow.clear();
+          break;
+        }
+        if (!t.sizes().equals(ema_->shadow()[i].sizes()))
+          throw DataError(path + ": its EMA weights have another shape than this config's");
+        shadow.push_back(t);
+      }
+    }
     for (size_t i = 0; i < tensors.size(); ++i) tensors[i].second.copy_(values[i]);
+    if (ema_) ema_.emplace(model_, config_.train.ema_rate);
+    for (size_t i = 0; i < shadow.size(); ++i) ema_->shadow()[i].copy_(shadow[i]);
+    if (checkpoint) {
+      return "trm-sweep checkpoint at step " + std::to_string(step.toInt()) +
+             (shadow.empty() ? "" : ", its EMA weights");
+    }
+    return "trm-sweep weights";
   } else {
     // Checked whole before anything is copied: a mismatch leaves the model as it was.
     const std::vector<NamedTensor> entries = read_torch_save(path);
-    TrmModel probe(config_.model, at::kFloat);
-    load_reference_state_dict(*probe, entries, path);
+    {
+      // A model of its own to check against (its initialisation must not draw from the
+      // trainer's random streams).
+      const at::Tensor rng = generator_state(c10::Device(c10::kCPU));
+      TrmModel probe(config_.model, at::kFloat);
+      set_generator_state(c10::Device(c10::kCPU), rng);
+      load_reference_state_dict(*probe, entries, path);
+    }
     load_reference_state_dict(*model_, entries, path);
   }
   if (ema_) ema_.emplace(model_, config_.train.ema_rate);
-  return ours ? "trm-sweep weights" : "reference state_dict";
+  return "reference state_dict";
 }
 
 }  // namespace trm::core

@@ -93,8 +93,8 @@ storage::TrialDefinition definition_of(const Cell& c) {
 void say_rebuilt(const storage::ResultsWriter& w, std::ostream& err) {
   if (!w.set_aside().empty()) {
     err << "results file rebuilt from its journal, which ends before changes the file holds "
-           "(never acknowledged: a power loss cut the journal's unsynced tail); the file as it "
-           "was is kept as "
+           "(never acknowledged: a power loss cut the journal's unsynced tail, or the journal is "
+           "a copy taken while the sweep ran); the file as it was is kept as "
         << w.set_aside() << "\n";
   } else if (w.rebuilt()) {
     err << "results file rebuilt from its journal (its last writer did not close it, or the file "
@@ -296,7 +296,12 @@ class Coordinator {
         line() << "every worker rank was lost; " << queue_.size() << " trials left pending\n";
         stopping_ = true;
       }
-      results_.end_group();
+      try {
+        results_.end_group();
+      } catch (...) {
+        release_held("not recorded (the results file failed): ");
+        throw;
+      }
       release_held();
       launch_assigned();
       show_progress();
@@ -441,11 +446,16 @@ class Coordinator {
     return out_;
   }
   void hold_lines() { holding_ = true; }
-  void release_held() {
+  void release_held(const char* prefix = "") {
     holding_ = false;
-    const std::string text = held_.str();
+    std::istringstream text(held_.str());
     held_.str("");
-    if (!text.empty()) line() << text << std::flush;
+    bool any = false;
+    for (std::string one; std::getline(text, one);) {
+      line() << prefix << one << "\n";
+      any = true;
+    }
+    if (any) out_ << std::flush;
   }
 
   // On a terminal, twice a second: trials by status, the running ones' steps, and an ETA from

@@ -99,8 +99,16 @@ class TrainSink : public core::MetricSink {
     last_eval_ = r;
   }
 
+  // Flushed and synced: the checkpoint written next records this many bytes, and after a power
+  // loss the file must hold at least as many (else the resume is refused, rightly).
   int64_t bytes_written() {
     file_.flush();
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    const bool synced = fd >= 0 && ::fdatasync(fd) == 0;
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    if (!file_ || !synced)
+      throw DataError("cannot write " + path_ + " to disk: " + std::strerror(err));
     return static_cast<int64_t>(file_.tellp());
   }
   const core::EvalRecord& last_eval() const { return last_eval_; }

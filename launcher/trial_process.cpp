@@ -186,7 +186,13 @@ void TrialProcess::spawn(std::vector<std::string> args) {
 }
 
 void TrialProcess::request_stop() {
-  if (pid_ > 0) kill(pid_, SIGTERM);
+  // Once: the trial takes a second SIGTERM a second or more after the first as "stop at once"
+  // (install_stop_signals), and a worker is asked twice (its own signal, then the coordinator's
+  // relay, which a slow round can delay past that second). Ending at once is kill_now's.
+  if (pid_ > 0 && !stop_sent_) {
+    kill(pid_, SIGTERM);
+    stop_sent_ = true;
+  }
 }
 
 void TrialProcess::kill_now() {

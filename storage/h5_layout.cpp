@@ -53,14 +53,15 @@ Id latest_format_access(const std::string& path) {
   return access;
 }
 
-constexpr unsigned kMetadataReadAttempts = 28;
+constexpr unsigned kMetadataReadAttempts = 32;
 
 Id reader_access(const std::string& path) {
   Id access = own(H5Pcreate(H5P_FILE_ACCESS), path, "create file access properties");
   check(H5Pset_file_locking(access.get(), false, true), path, "turn off HDF5 file locks");
   // A SWMR reader retries a metadata block whose checksum fails (a live writer may be rewriting
   // it), sleeping twice as long each time: HDF5's 100 attempts made a damaged file (a killed
-  // run's file cut short) hang every reader for hours. 28 attempts sleep 0.27 s in all.
+  // run's file cut short) hang every reader for hours. 32 attempts wait 4.3 s in all: time for a
+  // writer's flush on a slow file system, not long for a damaged file.
   check(H5Pset_metadata_read_attempts(access.get(), kMetadataReadAttempts), path,
         "set the metadata read attempts");
   return access;

@@ -213,10 +213,10 @@ int64_t Journal::scan(const RecordFn& on_record) const {
     }
     at = end;
   }
-  // Format 2 tells damage from a torn tail by its sync marks; format 1 by whether an intact
-  // record follows (each of its records was synced alone or in a group the next one follows).
-  if (at < file_size &&
-      (marked ? acknowledged_after(at, file_size) : intact_frame_after(at, file_size))) {
+  // Format 2 tells damage from a torn tail by its sync marks. Format 1 cannot: its group commits
+  // leave unacknowledged intact records after a torn one, so only a checksum mismatch before
+  // the end is refused (above) and anything else ends the records (as it always did).
+  if (marked && at < file_size && acknowledged_after(at, file_size)) {
     throw StorageError(
         path_ + ": damaged record at byte " + std::to_string(at) + " (" + damage +
         ") with acknowledged records after it; nothing was changed. Restore the journal "
@@ -224,25 +224,6 @@ int64_t Journal::scan(const RecordFn& on_record) const {
         "journal away: resume then writes a new one from the file)");
   }
   return at;
-}
-
-bool Journal::intact_frame_after(int64_t from, int64_t file_size) const {
-  // The damaged frame's length cannot be trusted: look at every offset of the next 8 MiB for a
-  // frame whose checksum holds (a chance match is 1 in 2^32), with a bound on the bytes summed.
-  constexpr int64_t kWindow = int64_t{8} << 20, kChecksumBudget = int64_t{256} << 20;
-  const int64_t n = std::min(kWindow, file_size - from);
-  if (n <= kFrame) return false;
-  std::vector<char> buffer(static_cast<size_t>(n));
-  if (!read_at(fd_, buffer.data(), n, from, path_)) return false;
-  int64_t summed = 0;
-  for (int64_t k = 1; k + kFrame < n && summed < kChecksumBudget; ++k) {
-    const uint32_t length = load_u32(buffer.data() + k);
-    if (length == 0 || length > kMaxRecord || k + kFrame + length > n) continue;
-    summed += length;
-    const std::string_view payload(buffer.data() + k + kFrame, length);
-    if (crc32(payload) == load_u32(buffer.data() + k + 4)) return true;
-  }
-  return false;
 }
 
 bool Journal::acknowledged_after(int64_t from, int64_t file_size) const {

@@ -67,8 +67,6 @@ class Journal {
   void write_at_end(const std::string& bytes, bool sync);
   // Whether a sync mark lies after byte `from` with more bytes after it (format 2).
   bool acknowledged_after(int64_t from, int64_t file_size) const;
-  // Whether an intact frame starts after byte `from` (format 1).
-  bool intact_frame_after(int64_t from, int64_t file_size) const;
 
   int fd_ = -1;
   std::string path_;

@@ -54,7 +54,7 @@ expect_error "--threads: 0: expected a whole number from 1 to 4096" train --spec
 expect_error "--threads: 100000: expected a whole number from 1 to 4096" train --spec configs/quick.toml --trial 0 --threads 100000 --out /tmp/trm_bad_input_never
 expect_error "--jobs: 0: expected a whole number from 1 to 4096" run configs/quick.toml -o /tmp/trm_bad_input_never.h5 --jobs 0
 expect_error "--gflops: nan: expected GFLOP/s from 0.001 to 1e+09" plan configs/quick.toml --gflops nan
-expect_error "'frobnicate' is not a verb; valid: parity, model, train, plan, run" frobnicate
+expect_error "'frobnicate' is not a verb; valid: parity, model, train, eval, plan, run" frobnicate
 expect_error "spec is required (trm-sweep run --help lists the options)" run
 expect_error "--device gpu: valid: cpu, cuda (each rank binds one GPU of its node), cuda:N" \
   run configs/quick.toml -o /tmp/trm_bad_input_never.h5 --device gpu
@@ -76,7 +76,7 @@ expect_error "train needs --config FILE.toml or --spec FILE --trial N" train --o
 expect_error "--memory-budget: an empty value" train --config configs/quick_train.toml --memory-budget "" --out /tmp/trm_bad_input_never
 expect_error "--progress-seconds: -5: expected seconds from 0 to 86400" \
   train --config configs/quick_train.toml --progress-seconds -5 --out /tmp/trm_bad_input_never
-expect_error "expansion = 0.01: the SwiGLU width round(expansion * 2/3 * 17) is 0 (the token-MLP's positions); expansion must be above 0.0441" \
+expect_error "expansion = 0.01: the SwiGLU width round(expansion * 2/3 * 17) is 0 (the token-MLP's positions); expansion must be above 0.0441176" \
   train --config configs/quick_train.toml --set model.expansion=0.01 --out /tmp/trm_bad_input_never
 [ -e /tmp/trm_bad_input_never ] && { failed=$((failed + 1)); echo "FAIL: train wrote its --out"; }
 spec=$(mktemp /tmp/trm_bad_input_spec.XXXXXX)

@@ -88,6 +88,13 @@ rc=$?
 [ $rc -eq 0 ] && grep -q "(trm-sweep weights): 10 test examples" "$work/eval.out" &&
   [ -n "$(values "$work/eval.out")" ] && [ "$(values "$work/eval.out")" = "$(values "$work/straight.out")" ] && ok ||
   fail "eval of weights.pt: exit $rc, '$(values "$work/eval.out")' against the run's '$(values "$work/straight.out")' $(cat "$work/eval.err")"
+# Its checkpoint (written at the end too) evaluates with its EMA weights, as the run did.
+"$bin" eval --config "$work/tiny.toml" --threads 1 --weights "$work/straight/checkpoint.pt" \
+  >"$work/eval_ckpt.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q "(trm-sweep checkpoint at step 40, its EMA weights): 10 test examples" "$work/eval_ckpt.out" &&
+  [ "$(values "$work/eval_ckpt.out")" = "$(values "$work/straight.out")" ] && ok ||
+  fail "eval of checkpoint.pt: exit $rc, $(cat "$work/eval_ckpt.out")"
 fixtures=${TRM_FIXTURES_DIR:-$src/../shared/fixtures}
 cat >"$work/mlp_fixture.toml" <<'TOML'
 [model]

@@ -201,18 +201,13 @@ TEST(StorageJournal, AFormatOneJournalIsReadAndKeepsItsFormat) {
   const std::string intact = file_bytes(path);
   overwrite(path, kMagicBytes + kFrameBytes, "X");
   EXPECT_THROW(records_of(path), StorageError);
-  // A length no record can have, before intact records: damage too, not the end of the journal.
+  // A length no record can have ends the records, as in the builds that wrote format 1: their
+  // group commits leave intact unacknowledged records after a torn one, so what follows proves
+  // nothing. Reading changes nothing; the first write cuts.
   std::string damaged = intact;
-  damaged[kMagicBytes + 3] = '\x40';
+  damaged[kMagicBytes + kFrameBytes + 7 + 3] = '\x40';  // the length of "old-two"
   std::ofstream(path, std::ios::binary | std::ios::trunc) << damaged;
-  try {
-    records_of(path);
-    FAIL() << "acknowledged records after a damaged length were cut off";
-  } catch (const StorageError& e) {
-    EXPECT_NE(std::string(e.what()).find("damaged record at byte 8 (an impossible length)"),
-              std::string::npos)
-        << e.what();
-  }
+  EXPECT_EQ(records_of(path), std::vector<std::string>{"old-one"});
   EXPECT_EQ(file_bytes(path), damaged);
 }
 
