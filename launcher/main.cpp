@@ -218,6 +218,8 @@ int main(int argc, char** argv) {
   run->add_option("--device", run_options.device, "cpu or cuda")->capture_default_str();
   run->add_flag("--extend", run_options.extend,
                 "the results file was made by another spec: add this spec's new cells");
+  run->add_flag("--retry-failed", run_options.retry_failed,
+                "continuing a file: run its failed trials again (the spec's retries more times)");
   add_mpi_options(run, run_options);
 
   auto* resume = app.add_subcommand("resume", "continue a sweep from its results file");

@@ -22,6 +22,7 @@
 #include "core/errors.h"
 #include "core/gemm.h"
 #include "launcher/mpi_session.h"
+#include "launcher/sbatch_script.h"
 #include "launcher/slurm_status.h"
 #include "launcher/train_verb.h"
 #include "launcher/trial_process.h"
@@ -131,17 +132,20 @@ storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec&
     for (const auto& c : cells) stored.insert(c.trial->id);
     int64_t outside = 0;
     for (const auto& row : w.trials()) {
+      // A failed trial is final unless --retry-failed asks for it again.
       const bool final = row.status == storage::TrialStatus::done ||
                          row.status == storage::TrialStatus::oom ||
-                         row.status == storage::TrialStatus::oom_predicted;
+                         row.status == storage::TrialStatus::oom_predicted ||
+                         (row.status == storage::TrialStatus::failed && !o.retry_failed);
       if (!stored.count(row.id) && !final) ++outside;
     }
     if (outside > 0 && o.shard_count == 1) {
-      throw ConfigError(o.results + ": " + std::to_string(outside) +
-                        " unfinished trial(s) were added by `run SPEC --extend` and are not in "
-                        "the spec stored with the file; continue with that SPEC: `trm-sweep run "
-                        "SPEC -o " +
-                        o.results + " --extend`");
+      throw ConfigError(o.results + ": " + std::to_string(outside) + " unfinished trial(s) " +
+                        (o.retry_failed ? "(failed ones included) " : "") +
+                        "were added by `run SPEC --extend` and are not in the spec stored with "
+                        "the file; continue with that SPEC: `trm-sweep run SPEC -o " +
+                        shell_quote(o.results) + " --extend" +
+                        (o.retry_failed ? " --retry-failed" : "") + "`");
     }
   }
   std::vector<storage::TrialDefinition> added;
@@ -159,13 +163,18 @@ storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec&
           "by a version that expands specs differently; nothing was run");
     }
     if (!o.extend) {
-      throw ConfigError(o.results + " was made by another sweep spec (" +
-                        std::to_string(added.size()) +
-                        " of this spec's trials are not in it); "
-                        "`trm-sweep resume " +
-                        o.results +
-                        "` continues the stored one, "
-                        "--extend adds the new cells, or choose another -o");
+      throw ConfigError(
+          o.results +
+          (added.empty()
+               ? " was made by another text of this spec (every trial of it is in the file, but "
+                 "the spec's hash differs: an edited comment or value); `trm-sweep resume " +
+                     shell_quote(o.results) +
+                     "` continues it with the stored text, --extend with this one"
+               : " was made by another sweep spec (" + std::to_string(added.size()) +
+                     " of this spec's trials are not in it); `trm-sweep resume " +
+                     shell_quote(o.results) +
+                     "` continues the stored one, --extend adds the new cells, or choose "
+                     "another -o"));
     }
     w.add_trials(added);
     std::set<std::string> wanted;
@@ -309,10 +318,11 @@ class Coordinator {
       backoff.wait(5'000);
     }
     line();
-    for (const auto& [index, cell] : cell_of_) {
-      const auto& row = results_.trials()[static_cast<size_t>(index)];
-      if (row.status == storage::TrialStatus::failed && !may_retry(row))
-        any_failed_ = true;  // also in an earlier run
+    for (const auto& row : results_.trials()) {
+      if (row.status != storage::TrialStatus::failed) continue;
+      // Also in an earlier run; and one this run's spec does not hold (added by `run SPEC
+      // --extend`) is the sweep's failure too.
+      if (!cell_of_.count(row.index) || !may_retry(row)) any_failed_ = true;
     }
     results_.log_event(-1, stopping_ ? "stopped" : "finished", "");
     results_.close();
@@ -322,8 +332,13 @@ class Coordinator {
       }
     }
     if (stopping_ || any_interrupted_) {
-      line() << (stopping_ ? "stopped by a signal" : "some trials were interrupted")
-             << "; `trm-sweep resume " << o_.results << "` continues\n";
+      // Trials an --extend run added are not in the stored spec: only the same command resumes
+      // them.
+      line() << (stopping_ ? "stopped by a signal" : "some trials were interrupted") << "; `"
+             << (o_.extend ? "trm-sweep run " + shell_quote(o_.spec) + " -o " +
+                                 shell_quote(o_.results) + " --extend"
+                           : "trm-sweep resume " + shell_quote(o_.results))
+             << "` continues\n";
       return kExitStopped;
     }
     return any_failed_ ? 1 : 0;
@@ -826,7 +841,10 @@ int coordinate(const RunOptions& given, MpiSession* mpi, const NodeShare& share,
   const size_t coordinator_cells = cells.size();
   const std::string mpi_version = mpi != nullptr ? mpi->library_version() : "";
   auto results = open_results(o, spec, cells, mpi_version, err);
-  const bool live = &out == &std::cout && isatty(STDOUT_FILENO) && o.trial_kind == "train";
+  // Not under MPI: mpirun gives rank 0 a pseudo-terminal even when its output goes to a file,
+  // where the redrawn line would pile up.
+  const bool live = &out == &std::cout && isatty(STDOUT_FILENO) && o.trial_kind == "train" &&
+                    mpi == nullptr;
   Coordinator coordinator(o, spec, std::move(cells), std::move(results), mpi, out, live);
   const size_t queued = coordinator.build_queue(plan);
 
@@ -839,10 +857,6 @@ int coordinate(const RunOptions& given, MpiSession* mpi, const NodeShare& share,
   coordinator.add_local_slots(local, setup);
   if (mpi != nullptr) coordinator.add_worker_slots(world);
 
-  struct sigaction sa {};
-  sa.sa_handler = on_run_signal;
-  sigemptyset(&sa.sa_mask);
-  for (const int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaction(sig, &sa, nullptr);
   // `status` shows the SLURM job's state when the file names it.
   if (const char* job = std::getenv("SLURM_JOB_ID"))
     coordinator.note("slurm", std::string("job=") + job);
@@ -881,6 +895,13 @@ int coordinate(const RunOptions& given, MpiSession* mpi, const NodeShare& share,
 }  // namespace
 
 int run_verb(const RunOptions& o, std::ostream& out, std::ostream& err) {
+  // First of all: a stop that comes while the spec is read or the file opened (or rebuilt) is
+  // counted and honoured when the loop starts (exit 5, the file whole), not a kill by the
+  // default action (SLURM's USR1 then gave 138, which the job script does not requeue).
+  struct sigaction sa {};
+  sa.sa_handler = on_run_signal;
+  sigemptyset(&sa.sa_mask);
+  for (const int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaction(sig, &sa, nullptr);
   if (o.results.empty()) throw ConfigError("-o RESULTS.h5 is required");
   if (o.jobs < 1) throw ConfigError("--jobs must be >= 1");
   if (o.schedule != "dynamic" && o.schedule != "static") {
@@ -963,18 +984,29 @@ int status_verb(const std::string& results, const std::string& format, double wa
     out << status_report(storage::ResultsReader(results), so);
     return 0;
   }
-  // --watch: redraw until no trial is pending or running (or Ctrl-C).
+  // --watch: redraw until no trial is pending or running, or no process writes the file any
+  // more (or Ctrl-C). On a terminal each report replaces the last; elsewhere (a file, a pipe, a
+  // script reading JSON) the reports follow each other, one JSON document per redraw.
+  const bool terminal = &out == &std::cout && isatty(STDOUT_FILENO) != 0;
   while (true) {
     const storage::ResultsReader reader(results);
     bool stale = false;
-    out << "\x1b[H\x1b[2J" << status_report(reader, so, &stale) << std::flush;
+    const std::string report = status_report(reader, so, &stale);
+    out << (terminal ? "\x1b[H\x1b[2J" : "") << report << std::flush;
     if (stale) return 0;  // nothing will change until someone resumes it
-    bool active = false;
+    int64_t pending = 0, running = 0;
     for (const auto& row : reader.trials()) {
-      active = active || row.status == storage::TrialStatus::pending ||
-               row.status == storage::TrialStatus::running;
+      pending += row.status == storage::TrialStatus::pending;
+      running += row.status == storage::TrialStatus::running;
     }
-    if (!active) return 0;
+    if (pending + running == 0) return 0;
+    if (!storage::results_writer_alive(reader.path())) {
+      // Stopped (a signal, a time limit) with trials left: nothing changes until a resume.
+      if (so.format == storage::StatusFormat::text)
+        out << "no trm-sweep process is writing this file; " << pending
+            << " trial(s) pending: `trm-sweep resume " << shell_quote(results) << "` continues\n";
+      return 0;
+    }
     std::this_thread::sleep_for(std::chrono::duration<double>(watch_seconds));
   }
 }

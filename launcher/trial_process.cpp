@@ -32,8 +32,12 @@ std::string self_executable() {
   return path.string();
 }
 
-std::string last_lines(const std::string& path, size_t count) {
-  std::ifstream in(path);
+// The last `count` lines of `path` after byte `from` (what this attempt wrote: the log keeps every
+// attempt's).
+std::string last_lines(const std::string& path, size_t count, int64_t from) {
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(from);
+  if (!in) return "";
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) {
     // Progress lines rewritten with \r keep only their last state.
@@ -139,6 +143,9 @@ TrialProcess::~TrialProcess() {
 void TrialProcess::spawn(std::vector<std::string> args) {
   args.insert(args.begin(), self_executable());
   const std::string out_log = launch_.dir + "/stdout.log", err_log = launch_.dir + "/stderr.log";
+  std::error_code size_error;
+  const auto before = std::filesystem::file_size(err_log, size_error);
+  stderr_from_ = size_error ? 0 : static_cast<int64_t>(before);
   // An MPI rank's child is not part of the MPI job: it must not find the launcher's variables.
   // (Built before fork: after it, only async-signal-safe calls are allowed.)
   std::vector<std::string> env;
@@ -259,7 +266,7 @@ bool TrialProcess::poll(TrialOutcome* outcome) {
   if (r == 0) return false;
   if (r < 0) throw InternalError(std::string("wait4 failed: ") + std::strerror(errno));
   outcome->peak_rss_bytes = static_cast<int64_t>(usage.ru_maxrss) * 1024;
-  const std::string tail = last_lines(launch_.dir + "/stderr.log", 5);
+  const std::string tail = last_lines(launch_.dir + "/stderr.log", 5, stderr_from_);
   if (WIFEXITED(status)) {
     const int code = WEXITSTATUS(status);
     outcome->end = code == 0                  ? TrialEnd::done

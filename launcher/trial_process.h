@@ -55,8 +55,9 @@ class TrialProcess {
 
   TrialLaunch launch_;
   pid_t pid_ = -1;
-  bool killed_ = false;     // kill_now() sent its SIGKILL: the end is ours, not an OOM or a crash
-  bool stop_sent_ = false;  // request_stop() sent its SIGTERM
+  bool killed_ = false;      // kill_now() sent its SIGKILL: the end is ours, not an OOM or a crash
+  bool stop_sent_ = false;   // request_stop() sent its SIGTERM
+  int64_t stderr_from_ = 0;  // where this attempt's lines begin in stderr.log
   int64_t metrics_offset_ = 0;
   ino_t metrics_inode_ = 0;  // of the metrics file read so far (the child replaces it on resume)
   std::string partial_;

@@ -69,7 +69,16 @@ MergeReport merge_results(const std::string& out, const std::vector<std::string>
                           const std::vector<TrialDefinition>& order) {
   if (inputs.empty()) throw StorageError("merge: no input results files to merge into " + out);
   std::vector<ResultsReader> readers;
-  for (const auto& path : inputs) readers.emplace_back(path);
+  for (const auto& path : inputs) {
+    // A shard still running would be merged half done, and a resume of the merged file would
+    // start its running trials a second time.
+    if (results_writer_holds_lock(path)) {
+      throw StorageError(path + " is being written by a running sweep (its journal " +
+                         journal_path(path) +
+                         " is locked); merge it once that run has ended or been stopped");
+    }
+    readers.emplace_back(path);
+  }
   const SweepHeader header = readers.front().header();
   for (size_t k = 1; k < readers.size(); ++k) {
     const auto hash = readers[k].header().spec_hash;

@@ -37,6 +37,15 @@ bool results_writer_alive(const std::string& results_path) {
   return alive;
 }
 
+bool results_writer_holds_lock(const std::string& results_path) {
+  const int fd = ::open(journal_path(results_path).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  if (!held) ::flock(fd, LOCK_UN);
+  ::close(fd);
+  return held;
+}
+
 struct ResultsWriter::Impl {
   Impl(std::string p, Journal j) : path(std::move(p)), journal(std::move(j)), tables(path) {}
 

@@ -27,6 +27,9 @@ std::string journal_path(const std::string& results_path);
 // Whether a trm-sweep process is writing `results_path` now (it holds its journal's lock). False
 // when there is no journal or nobody holds it; true where the file system cannot tell (no flock).
 bool results_writer_alive(const std::string& results_path);
+// Whether a writer certainly holds the file (its journal's lock is taken); false where the file
+// system has no locks.
+bool results_writer_holds_lock(const std::string& results_path);
 
 // One per results file and process (the journal's lock refuses a second); not thread-safe.
 class ResultsWriter {

@@ -192,7 +192,13 @@ sleep 1
 kill -TERM $pid
 wait $pid
 rc=$?
-[ $rc -eq 5 ] && ok || fail "SIGTERM during --extend: exit $rc (want 5): $(tail -3 "$work/x.out")"
+[ $rc -eq 5 ] && grep -qF "\`trm-sweep run $work/bigger.toml -o $work/b.h5 --extend\` continues" "$work/x.out" && ok ||
+  fail "SIGTERM during --extend: exit $rc (want 5, and the hint to run it again): $(tail -3 "$work/x.out")"
+# Nobody writes the file now: --watch says so and ends instead of redrawing for ever.
+timeout 20 "$bin" status "$work/b.h5" --watch 0.5 >"$work/w.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q "no trm-sweep process is writing this file; [0-9]* trial(s) pending" "$work/w.out" && ok ||
+  fail "status --watch of a stopped sweep: exit $rc (want 0), $(tail -2 "$work/w.out")"
 "$bin" resume "$work/b.h5" >"$work/x2.out" 2>&1
 rc=$?
 [ $rc -eq 2 ] && grep -q "were added by \`run SPEC --extend\` and are not in the spec stored" "$work/x2.out" &&
@@ -201,5 +207,28 @@ rc=$?
 rc=$?
 [ $rc -eq 0 ] && "$bin" status "$work/b.h5" | grep -q "done 6" && ok ||
   fail "--extend again after the stop: exit $rc: $(tail -3 "$work/x3.out")"
+
+# A trial added by --extend that fails (its puzzles cannot be made) is failed, not unfinished:
+# `resume` exits 1 as for any failed trial, and `run --extend --retry-failed` tries it again.
+# Its error holds the last attempt's lines only (the log keeps every attempt's).
+{ cat "$work/bigger.toml"; printf '\n[[variant]]\nname = "bad data"\ndata.givens = 16\n'; } >"$work/bad.toml"
+"$bin" run "$work/bad.toml" -o "$work/b.h5" --extend >"$work/bad.out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && "$bin" status "$work/b.h5" | grep -q "failed 1" && ok ||
+  fail "an --extend trial that fails: exit $rc (want 1): $(tail -3 "$work/bad.out")"
+"$bin" resume "$work/b.h5" >"$work/bad2.out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && ok || fail "resume with a failed --extend trial: exit $rc (want 1): $(tail -3 "$work/bad2.out")"
+"$bin" run "$work/bad.toml" -o "$work/b.h5" --extend --retry-failed >"$work/bad3.out" 2>&1
+rc=$?
+$py - "$work/b.h5" <<'PY' && [ $rc -eq 1 ] && ok || fail "run --extend --retry-failed: exit $rc (want 1), $(tail -3 "$work/bad3.out")"
+import sys, h5py
+rows = h5py.File(sys.argv[1], "r")["trials"][:]
+bad = [r for r in rows if r["name"].decode() == "bad data"]
+assert len(bad) == 1 and bad[0]["status"].decode() == "failed", bad
+assert bad[0]["attempts"] == 4, bad[0]["attempts"]  # 2 (retries = 1), then 2 more
+error = bad[0]["error"].decode()
+assert error.count("test_puzzles") == 1, error
+PY
 
 summary

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -185,6 +186,28 @@ TEST(ResultsMerge, AnExistingOutputOrAMissingInputIsRefused) {
       trm::storage::StorageError);
   EXPECT_THROW(trm::storage::merge_results(dir.file("n.h5"), {}, t::sample_trials(2)),
                trm::storage::StorageError);
+}
+
+// A shard whose run still writes it is refused: merged half done, a resume of the merged file
+// would start its running trials a second time. Once its writer has closed it, it merges.
+TEST(ResultsMerge, AShardStillBeingWrittenIsRefused) {
+  t::TempDir dir;
+  write_shard(dir.file("a.h5"), {0}, TrialStatus::done, 10);
+  {
+    auto live = ResultsWriter::open(dir.file("a.h5"));  // holds the journal's lock
+    try {
+      trm::storage::merge_results(dir.file("m.h5"), {dir.file("a.h5")}, t::sample_trials(1));
+      FAIL() << "a shard being written was merged";
+    } catch (const trm::storage::StorageError& e) {
+      EXPECT_NE(std::string(e.what()).find("is being written by a running sweep"),
+                std::string::npos)
+          << e.what();
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir.file("m.h5")));
+    live.close();
+  }
+  trm::storage::merge_results(dir.file("m.h5"), {dir.file("a.h5")}, t::sample_trials(1));
+  EXPECT_EQ(ResultsReader(dir.file("m.h5")).trials()[0].status, TrialStatus::done);
 }
 
 }  // namespace
