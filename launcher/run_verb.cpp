@@ -152,6 +152,16 @@ storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec&
   for (const auto& c : cells) {
     if (!known.count(c.trial->id)) added.push_back(definition_of(c));
   }
+  if (w.header().spec_hash == spec.hash && !added.empty() && o.shard_count > 1) {
+    // Same spec, other trials: the file is another shard's (or the whole sweep's).
+    throw ConfigError(o.results + " does not hold the trials of shard " +
+                      std::to_string(o.shard_index) + "/" + std::to_string(o.shard_count) + " (" +
+                      std::to_string(added.size()) +
+                      " of them are not in it): it is another shard's file, or not a shard's. "
+                      "`trm-sweep resume " +
+                      shell_quote(o.results) +
+                      "` without --shard finds the file's own shard; a new shard needs a new -o");
+  }
   if (w.header().spec_hash != spec.hash || !added.empty()) {
     if (o.spec.empty()) {  // resume: the spec is the file's own, so the file disagrees with itself
       throw ConfigError(
@@ -843,8 +853,8 @@ int coordinate(const RunOptions& given, MpiSession* mpi, const NodeShare& share,
   auto results = open_results(o, spec, cells, mpi_version, err);
   // Not under MPI: mpirun gives rank 0 a pseudo-terminal even when its output goes to a file,
   // where the redrawn line would pile up.
-  const bool live = &out == &std::cout && isatty(STDOUT_FILENO) && o.trial_kind == "train" &&
-                    mpi == nullptr;
+  const bool live =
+      &out == &std::cout && isatty(STDOUT_FILENO) && o.trial_kind == "train" && mpi == nullptr;
   Coordinator coordinator(o, spec, std::move(cells), std::move(results), mpi, out, live);
   const size_t queued = coordinator.build_queue(plan);
 

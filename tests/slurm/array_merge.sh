@@ -66,6 +66,20 @@ rc=$?
 check "resume of a shard exits 0, got $rc: $(tail -3 resume1.log)" [ $rc -eq 0 ]
 check "resume found the shard: $(head -2 resume1.log)" grep -q "part1.h5 holds shard 1/2 of its sweep" resume1.log
 check "resume of a shard ran nothing: $(grep 'trials' resume1.log)" grep -q "0 of 2 trials (shard 1/2 of 4)" resume1.log
+# The wrong --shard for a shard's file is named as such (it read "another sweep spec", or
+# "changed by something other than trm-sweep"), and nothing runs into the file.
+rows() { /usr/bin/python3 -c 'import sys, h5py; print([(r["id"], r["status"], r["attempts"], r["step"]) for r in h5py.File(sys.argv[1], "r")["trials"][:]])' "$1"; }
+before=$(rows part1.h5)
+wrong_shard() {  # wrong_shard ARGS...: exit 2 naming the shard
+  "$bin" "$@" >wrong.out 2>wrong.err
+  local rc=$?
+  check "$*: exit $rc (want 2), $(cat wrong.err)" [ $rc -eq 2 ]
+  check "$*: $(cat wrong.err)" grep -q \
+    "part1.h5 does not hold the trials of shard 0/2 (2 of them are not in it): it is another shard's file" wrong.err
+}
+wrong_shard resume part1.h5 --shard 0/2
+wrong_shard run "$spec" -o part1.h5 --shard 0/2
+check "a wrong --shard changed the shard's trials" [ "$(rows part1.h5)" = "$before" ]
 
 # One shard alone: the other trials stay pending, with a warning each; resume runs them.
 "$bin" merge half.h5 part1.h5 >half.out 2>half.err
