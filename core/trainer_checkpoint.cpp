@@ -8,6 +8,7 @@
 
 #include <exception>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 #include "core/atomic_file.h"
@@ -287,10 +288,27 @@ void Trainer::save_weights(const std::string& path) {
   save_archive(ar, path);
 }
 
+namespace {
+
+std::string shape_of(const at::Tensor& t) {
+  std::string out = "[";
+  for (int64_t d = 0; d < t.dim(); ++d) out += (d ? ", " : "") + std::to_string(t.size(d));
+  return out + "]";
+}
+
+}  // namespace
+
 std::string Trainer::load_weights(const std::string& path) {
   const std::string bytes = read_file(path);
-  if (const auto damage = zip_damage(bytes); !damage.empty())
-    throw DataError(path + " is corrupt (" + damage + ")");
+  if (const auto damage = zip_damage(bytes); !damage.empty()) {
+    if (static_cast<unsigned char>(bytes[0]) == 0x80) {
+      throw DataError(path +
+                      " is a pickle, not a zip archive: torch.save's legacy format "
+                      "(_use_new_zipfile_serialization=False), which is not read here; save it "
+                      "again with torch.save's default format");
+    }
+    throw DataError(path + " is not a weights file, or is corrupt (" + damage + ")");
+  }
   torch::serialize::InputArchive ar;
   bool ours = false;
   try {
@@ -309,18 +327,31 @@ std::string Trainer::load_weights(const std::string& path) {
                       "; this trm-sweep reads format " + std::to_string(kCheckpointFormat));
     }
     const auto tensors = model_tensors(model_);
-    if (in.text("model_names") != join_names(tensors)) {
-      throw DataError(path +
-                      " holds the tensors of another model (mixer, networks, latent or "
-                      "layers differ from this config's)");
+    const std::string names = in.text("model_names");
+    if (names != join_names(tensors)) {
+      // Every name on one side only: what differs in the model (mixer, networks, latent, layers).
+      std::set<std::string> theirs, ours;
+      std::istringstream lines(names);
+      for (std::string line; std::getline(lines, line);)
+        if (!line.empty()) theirs.insert(line);
+      for (const auto& [name, t] : tensors) ours.insert(name);
+      std::string msg = path + ": does not match the model of this config:";
+      for (const auto& n : theirs)
+        if (!ours.count(n)) msg += "\n  '" + n + "' has no counterpart in this model config";
+      for (const auto& n : ours)
+        if (!theirs.count(n)) msg += "\n  missing '" + n + "'";
+      throw DataError(msg);
     }
     std::vector<at::Tensor> values;
+    std::string shapes;
     for (size_t i = 0; i < tensors.size(); ++i) {
       values.push_back(in.tensor("model_" + std::to_string(i)));
       if (!values.back().sizes().equals(tensors[i].second.sizes())) {
-        throw DataError(path + ": " + tensors[i].first + " has another shape than this config's");
+        shapes += "\n  '" + tensors[i].first + "' has shape " + shape_of(values.back()) +
+                  ", the model expects " + shape_of(tensors[i].second);
       }
     }
+    if (!shapes.empty()) throw DataError(path + ": does not match the model's sizes:" + shapes);
     // A training checkpoint (it has a step) holds the EMA shadow beside the raw weights: with
     // train.ema on, those are what its run evaluated, so they are what is evaluated here.
     c10::IValue step;

@@ -328,8 +328,10 @@ class Coordinator {
       backoff.wait(5'000);
     }
     line();
+    int64_t failed = 0;
     for (const auto& row : results_.trials()) {
       if (row.status != storage::TrialStatus::failed) continue;
+      ++failed;
       // Also in an earlier run; and one this run's spec does not hold (added by `run SPEC
       // --extend`) is the sweep's failure too.
       if (!cell_of_.count(row.index) || !may_retry(row)) any_failed_ = true;
@@ -351,7 +353,16 @@ class Coordinator {
              << "` continues\n";
       return kExitStopped;
     }
-    return any_failed_ ? 1 : 0;
+    if (any_failed_) {
+      line() << failed << " trial(s) failed (`trm-sweep status " << shell_quote(o_.results)
+             << "` shows their errors); `"
+             << (o_.extend ? "trm-sweep run " + shell_quote(o_.spec) + " -o " +
+                                 shell_quote(o_.results) + " --extend --retry-failed"
+                           : "trm-sweep resume " + shell_quote(o_.results) + " --retry-failed")
+             << "` runs them again\n";
+      return 1;
+    }
+    return 0;
   }
 
   // Whether a failed trial gets another attempt. One that failed in this run: while it has failed

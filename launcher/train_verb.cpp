@@ -384,6 +384,8 @@ int eval_verb(const core::TrialConfig& config, const EvalOptions& options, std::
   (void)core::gemm_backend();
   core::keep_freed_memory_for_reuse();
   at::set_num_threads(static_cast<int>(options.threads > 0 ? options.threads : usable_cores()));
+  if (fs::is_directory(options.weights))
+    throw ConfigError("--weights " + options.weights + ": is a folder; give the .pt file");
   if (!fs::is_regular_file(options.weights))
     throw ConfigError("--weights " + options.weights + ": no such file");
   const core::TrialData data = core::make_trial_data(config.data);

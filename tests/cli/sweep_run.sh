@@ -159,8 +159,9 @@ done
 [ -n "$child" ] && kill -KILL "$child"
 wait $pid
 rc=$?
-[ $rc -eq 1 ] && "$bin" status "$work/r.h5" | grep -q "failed 1" && ok ||
-  fail "a trial failed past its retries: exit $rc (want 1): $(tail -3 "$work/r.out")"
+[ $rc -eq 1 ] && "$bin" status "$work/r.h5" | grep -q "failed 1" &&
+  grep -qF "1 trial(s) failed (\`trm-sweep status $work/r.h5\` shows their errors); \`trm-sweep resume $work/r.h5 --retry-failed\` runs them again" "$work/r.out" && ok ||
+  fail "a trial failed past its retries: exit $rc (want 1, and the hint): $(tail -3 "$work/r.out")"
 "$bin" resume "$work/r.h5" >"$work/r2.out" 2>&1
 rc=$?
 [ $rc -eq 1 ] && ok || fail "resume of a sweep with a failed trial: exit $rc (want 1): $(tail -3 "$work/r2.out")"

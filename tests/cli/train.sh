@@ -128,6 +128,15 @@ if [ -f "$fixtures/mlp_state_dict.pt" ]; then
 else
   fail "no reference checkpoint $fixtures/mlp_state_dict.pt"
 fi
+"$bin" eval --config "$work/tiny.toml" --set model.hidden_size=64 --weights "$work/straight/weights.pt" \
+  >/dev/null 2>"$work/size.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "weights.pt: does not match the model's sizes:" "$work/size.err" &&
+  grep -q "'embed_tokens.embedding_weight' has shape \[6, 32\], the model expects \[6, 64\]" "$work/size.err" &&
+  ok || fail "eval of weights.pt of another size: exit $rc, $(cat "$work/size.err")"
+"$bin" eval --config "$work/tiny.toml" --weights "$work/straight" >/dev/null 2>"$work/dir.err"
+[ $? -eq 2 ] && grep -q "straight: is a folder; give the .pt file" "$work/dir.err" && ok ||
+  fail "eval of a folder: $(cat "$work/dir.err")"
 "$bin" eval --config "$work/tiny.toml" --weights "$work/nowhere.pt" >/dev/null 2>"$work/none.err"
 [ $? -eq 2 ] && grep -q "nowhere.pt: no such file" "$work/none.err" && ok ||
   fail "eval of a missing file: $(cat "$work/none.err")"
