@@ -107,9 +107,10 @@ double block_saved_bytes(const ModelConfig& c, double a) {
   } else {
     // The qkv projection's input; nothing of RoPE (its products are with the cos/sin buffers,
     // which need no gradient, so autograd keeps only those); the contiguous copies at::matmul
-    // makes of the transposed q, k and v for its batched products; the softmax output (float32,
-    // plus its bfloat16 copy); the o_proj input.
-    mixer = S * D * a + 3.0 * S * D * a + H * S * S * (4.0 + (low ? a : 0.0)) + S * D * a;
+    // makes of the transposed q and k (float32: the scores are) and v for its batched products;
+    // the softmax output (float32, plus its bfloat16 copy); the o_proj input.
+    mixer =
+        S * D * a + 2.0 * S * D * 4.0 + S * D * a + H * S * S * (4.0 + (low ? a : 0.0)) + S * D * a;
   }
   return norms + channel + mixer;
 }

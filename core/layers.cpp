@@ -25,9 +25,9 @@ void trunc_normal_(at::Tensor& t, double std) {
   const double pdf_l = c * std::exp(-0.5 * upper * upper);
   const double comp_std =
       std / std::sqrt(1.0 - (upper * pdf_u - lower * pdf_l) / z - std::pow((pdf_u - pdf_l) / z, 2));
-  auto sample = at::empty(t.sizes(), t.options().dtype(at::kFloat));
-  sample.uniform_(a, b).erfinv_().mul_(sqrt2 * comp_std).clamp_(lower * comp_std, upper * comp_std);
-  t.copy_(sample);
+  // In the tensor's own dtype, as the reference: the y/z init vectors are bfloat16 buffers under
+  // a bfloat16 forward, and bfloat16 draws give other values than float32 draws rounded.
+  t.uniform_(a, b).erfinv_().mul_(sqrt2 * comp_std).clamp_(lower * comp_std, upper * comp_std);
 }
 
 at::Tensor rms_norm(const at::Tensor& h, double eps, int64_t dim) {
@@ -104,6 +104,18 @@ at::Tensor apply_rope(const at::Tensor& q, const at::Tensor& cos, const at::Tens
 
 }  // namespace
 
+at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k,
+                                        const at::Tensor& v) {
+  // The scores and the softmax are float32 whatever the dtype of q, k and v, as in the fused
+  // attention kernels the reference's scaled_dot_product_attention runs in bfloat16 on a GPU:
+  // scores rounded to bfloat16 (8 bits) before the softmax move its probabilities by several
+  // percent once they reach a few tens.
+  const auto scores = at::matmul(q.to(at::kFloat), k.to(at::kFloat).transpose(-2, -1)) /
+                      std::sqrt(static_cast<double>(q.size(-1)));
+  const auto probs = at::softmax(scores, -1, at::kFloat).to(v.scalar_type());
+  return at::matmul(probs, v);
+}
+
 AttentionImpl::AttentionImpl(int64_t hidden, int64_t num_heads)
     : num_heads_(num_heads), head_dim_(hidden / num_heads) {
   qkv_proj_ = register_module("qkv_proj", CastedLinear(hidden, 3 * hidden, false));
@@ -121,14 +133,11 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos,
     q = apply_rope(q, cos, sin);
     k = apply_rope(k, cos, sin);
   }
-  // [B, S, H, d] -> [B, H, S, d]; softmax(q k^T / sqrt(d)) v, the softmax in float32.
-  q = q.transpose(1, 2);
-  k = k.transpose(1, 2);
-  v = v.transpose(1, 2);
-  const auto scores =
-      at::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(head_dim_));
-  const auto probs = at::softmax(scores, -1, at::kFloat).to(x.scalar_type());
-  const auto out = at::matmul(probs, v).transpose(1, 2).reshape({B, S, num_heads_ * head_dim_});
+  // [B, S, H, d] -> [B, H, S, d] and back.
+  const auto out =
+      scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+          .transpose(1, 2)
+          .reshape({B, S, num_heads_ * head_dim_});
   return o_proj_(out);
 }
 

@@ -64,6 +64,11 @@ class RotaryEmbeddingImpl : public torch::nn::Module {
 TORCH_MODULE(RotaryEmbedding);
 
 // Non-causal multi-head attention, no mask, fused [q | k | v] projection, RoPE on q and k.
+// softmax(q k^T / sqrt(d)) v over [..., S, d] tensors, no mask; the scores and the softmax in
+// float32 whatever the dtype of q, k and v; the result in v's dtype.
+at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k,
+                                        const at::Tensor& v);
+
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(int64_t hidden, int64_t num_heads);

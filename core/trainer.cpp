@@ -148,7 +148,10 @@ EvalRecord Trainer::evaluate() {
   if (ema_) shadow.emplace(*ema_, model_);
 
   const auto& test = data_.test;
-  const int64_t rows = std::min(config_.train.batch_size, test.num_examples());
+  // Batches of train.batch_size, the last one padded, even when the whole split is smaller (§3.2):
+  // a padding row (no labels) counts as solved, so it adds BCE(q_halt, 1) to q_halt_loss, as in
+  // the reference; the other sums and the count leave it out.
+  const int64_t rows = config_.train.batch_size;
   double lm = 0, q_halt = 0, accuracy = 0, exact = 0, q_acc = 0, steps = 0;
   int64_t count = 0;
   for (int64_t first = 0; first < test.num_examples(); first += rows) {
@@ -162,7 +165,6 @@ EvalRecord Trainer::evaluate() {
     for (int64_t s = 0; s < config_.model.halt_max_steps; ++s)
       last = act_step(model_, carry, batch);
     const LossTerms loss = act_loss(config_.model, carry, last);
-    // Padding rows have no labels: they add nothing to the sums and are not counted.
     lm += loss.lm_loss.item<double>();
     q_halt += loss.q_halt_loss.item<double>();
     const auto& m = loss.metrics;

@@ -49,6 +49,8 @@ namespace {
 // trials at once.
 volatile std::sig_atomic_t g_run_signals = 0;
 extern "C" void on_run_signal(int) { g_run_signals = g_run_signals + 1; }
+// SIGPIPE is caught, not ignored: an ignored signal would stay ignored in the trials exec'd.
+extern "C" void on_broken_pipe(int) {}
 
 double now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -91,7 +93,12 @@ storage::TrialDefinition definition_of(const Cell& c) {
 }
 
 // What ResultsWriter::open did to the file, said on stderr.
-void say_rebuilt(const storage::ResultsWriter& w, std::ostream& err) {
+void say_rebuilt(const storage::ResultsWriter& w, std::ostream& err, bool from_journal = false) {
+  if (from_journal && w.set_aside().empty()) {
+    // Asked for, but the journal already accounts for all the file holds: said, not silent.
+    err << "--from-journal: the journal already holds everything " << w.path()
+        << " holds; the file was not set aside\n";
+  }
   if (!w.set_aside().empty()) {
     err << "results file rebuilt from its journal, which ends before changes the file holds "
            "(never acknowledged: a power loss cut the journal's unsynced tail, or the journal is "
@@ -826,7 +833,7 @@ int coordinate(const RunOptions& given, MpiSession* mpi, const NodeShare& share,
   if (o.spec.empty()) {
     // The writer (not a reader) first: after an unclean stop it rebuilds the file.
     auto stored = storage::ResultsWriter::open(o.results, o.from_journal);
-    say_rebuilt(stored, err);
+    say_rebuilt(stored, err, o.from_journal);
     spec = sweep::parse_spec_text(stored.header().spec_toml, o.results + " (stored spec)", true);
     for (const auto& row : stored.trials()) stored_ids.insert(row.id);
     stored.close();
@@ -923,6 +930,10 @@ int run_verb(const RunOptions& o, std::ostream& out, std::ostream& err) {
   sa.sa_handler = on_run_signal;
   sigemptyset(&sa.sa_mask);
   for (const int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaction(sig, &sa, nullptr);
+  // A reader that goes away (`resume F | head`) must not end the sweep: its lines are lost, the
+  // results file holds them all.
+  sa.sa_handler = on_broken_pipe;
+  sigaction(SIGPIPE, &sa, nullptr);
   if (o.results.empty()) throw ConfigError("-o RESULTS.h5 is required");
   if (o.jobs < 1) throw ConfigError("--jobs must be >= 1");
   if (o.schedule != "dynamic" && o.schedule != "static") {

@@ -88,13 +88,15 @@ Plan make_plan(const SweepSpec& spec, const Expansion& expansion, const PlanOpti
     p.steps = trial_steps(c);
     p.step_flops = core::training_step_flops(c.model, c.train.batch_size).total();
     // Evaluations: every interval and after the last step, each all N_sup steps of every
-    // network evaluation over the test split, forward only.
+    // network evaluation over the test split in whole batches (the last one padded), forward only.
     const int64_t evals =
         (c.train.eval_interval > 0 ? (p.steps - 1) / c.train.eval_interval : 0) + 1;
+    const int64_t batch = std::max<int64_t>(1, c.train.batch_size);
+    const int64_t eval_rows = (c.data.test_puzzles + batch - 1) / batch * batch;
     const double eval_flops = static_cast<double>(evals) *
                               static_cast<double>(c.model.halt_max_steps) *
                               static_cast<double>(c.model.h_cycles * (c.model.l_cycles + 1)) *
-                              core::network_flops(c.model, c.data.test_puzzles);
+                              core::network_flops(c.model, eval_rows);
     p.total_flops = p.step_flops * static_cast<double>(p.steps) + eval_flops;
     p.seconds = p.total_flops / (options.gflops * 1e9);
     const bool cuda = options.device == core::MemoryDevice::cuda;

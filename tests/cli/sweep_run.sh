@@ -31,6 +31,12 @@ for i in range(4):
     assert g.attrs["model.halting"] in ("bce", "act", b"bce", b"act")
 PY
 
+# A reader that goes away (`| head -1`) does not end the sweep: it runs to the end, exit 0.
+"$bin" run "$spec" -o "$work/p.h5" 2>&1 | head -1 >/dev/null
+rc=${PIPESTATUS[0]}
+{ [ "$rc" -eq 0 ] && "$bin" status "$work/p.h5" 2>&1 | grep -q "done 4"; } && ok ||
+  fail "run piped into head -1: exit $rc: $("$bin" status "$work/p.h5" 2>&1)"
+
 # Holds (SIGSTOP) the first trial process of results file $1 that appears and prints its pid, so
 # that a signal is sure to find that trial running: the tiny trials take about a second each.
 hold_child() {
@@ -93,6 +99,12 @@ timeout 20 "$bin" status "$work/c.h5" --watch 1 >/dev/null 2>&1 && ok ||
 "$bin" resume "$work/c.h5" >>"$work/c.out" 2>&1
 rc=$?
 [ $rc -eq 0 ] && ok || fail "resume after kill -9: exit $rc: $(tail -3 "$work/c.out")"
+# --from-journal on a file its journal accounts for: said so, nothing set aside.
+"$bin" resume "$work/c.h5" --from-journal >"$work/c.fj" 2>&1
+rc=$?
+{ [ $rc -eq 0 ] && grep -qF -- "--from-journal: the journal already holds everything" "$work/c.fj" &&
+  ! ls "$work"/c.h5.before-rebuild* >/dev/null 2>&1; } && ok ||
+  fail "resume --from-journal of a healthy file: exit $rc: $(cat "$work/c.fj")"
 
 # Two signals a second apart: the second ends the running trial at once (SIGKILL, no checkpoint
 # at that moment); it is still `interrupted`, exit 5, and resume continues from its last

@@ -55,7 +55,7 @@ TEST(ModelNorm, FusedAddRmsNormEqualsTheSeparateOpsForwardAndBackward) {
 }
 
 TEST(ModelParameters, CountsMatchThePapersModels) {
-  EXPECT_EQ(count_of(ModelConfig{}), 5'028'866);          // Sudoku TRM-MLP, "5M"
+  EXPECT_EQ(count_of(ModelConfig{}), 5'028'866);           // Sudoku TRM-MLP, "5M"
   EXPECT_EQ(count_of(trm_attention_config()), 6'828'034);  // Sudoku TRM-Att, "7M"
   ModelConfig four_layers;
   four_layers.layers = 4;
@@ -63,7 +63,7 @@ TEST(ModelParameters, CountsMatchThePapersModels) {
   EXPECT_EQ(count_of(four_layers), 10'045'442);  // "w/ 4-layers, n = 3", "10M"
   ModelConfig separate;
   separate.networks = Networks::separate;
-  EXPECT_EQ(count_of(separate), 10'045'442);  // "w/ separate fH, fL", "10M"
+  EXPECT_EQ(count_of(separate), 10'045'442);      // "w/ separate fH, fL", "10M"
   EXPECT_EQ(count_of(hrm_config()), 27'275'266);  // HRM, "27M"
 }
 
@@ -121,7 +121,8 @@ TEST(ModelShapes, EveryVariantRunsAStepWithTheReferenceShapes) {
     const auto loss = act_loss(c, carry, step);
     loss.total.backward();
     for (const auto& p : model->named_parameters()) {
-      if (p.key().find("embed_pos") != std::string::npos && c.pos_encodings != PosEncoding::learned) continue;
+      if (p.key().find("embed_pos") != std::string::npos && c.pos_encodings != PosEncoding::learned)
+        continue;
       EXPECT_TRUE(p.value().grad().defined()) << p.key() << " got no gradient";
     }
   }
@@ -153,7 +154,9 @@ TEST(ModelNetworks, SeparateNetworksAddAnHLevelThatOnlyTheYUpdateUses) {
   const auto params = model->named_parameters();
   EXPECT_TRUE(params.contains("H_level.layers.0.mlp.gate_up_proj.weight"));
   EXPECT_TRUE(params.contains("L_level.layers.0.mlp.gate_up_proj.weight"));
-  EXPECT_FALSE(make_model(tiny(), c10::Device(c10::kCPU))->named_parameters().contains("H_level.layers.0.mlp.gate_up_proj.weight"));
+  EXPECT_FALSE(make_model(tiny(), c10::Device(c10::kCPU))
+                   ->named_parameters()
+                   .contains("H_level.layers.0.mlp.gate_up_proj.weight"));
 }
 
 TEST(ModelHalting, EvalRunsExactlyNSupStepsEvenWhenQHaltSaysStop) {
@@ -222,6 +225,44 @@ TEST(ModelDtype, BFloat16ActivationsKeepFloat32MasterWeights) {
   EXPECT_EQ(out.logits.scalar_type(), at::kBFloat16);
   EXPECT_EQ(latents.states[0].scalar_type(), at::kBFloat16);
   EXPECT_EQ(out.q_halt.scalar_type(), at::kFloat);
+}
+
+// bfloat16 attention keeps its scores and softmax in float32 (as the GPU kernels behind the
+// reference's scaled_dot_product_attention do): against float64 on the same bfloat16 q, k, v the
+// output is off by the rounding of the probabilities and of the result only. Scores of a few tens
+// rounded to bfloat16 (spacing 0.125 to 0.25 there) would move the probabilities by several
+// percent.
+TEST(ModelDtype, BFloat16AttentionScoresAreFloat32) {
+  at::manual_seed(3);
+  const auto q = (at::randn({2, 4, 97, 16}) * 3.0).to(at::kBFloat16);
+  const auto k = (at::randn({2, 4, 97, 16}) * 3.0).to(at::kBFloat16);
+  const auto v = at::randn({2, 4, 97, 16}).to(at::kBFloat16);
+  const auto out = scaled_dot_product_attention(q, k, v);
+  EXPECT_EQ(out.scalar_type(), at::kBFloat16);
+  const auto q64 = q.to(at::kDouble), k64 = k.to(at::kDouble), v64 = v.to(at::kDouble);
+  const auto scores = at::matmul(q64, k64.transpose(-2, -1)) / 4.0;
+  ASSERT_GT(scores.abs().max().item<double>(), 40.0);  // the range where bfloat16 scores fail
+  const auto expected = at::matmul(at::softmax(scores, -1), v64);
+  const double err = (out.to(at::kDouble) - expected).abs().max().item<double>();
+  EXPECT_LT(err, 0.03) << "max |bfloat16 - float64| of the attention output";  // bf16 scores: 0.11
+  // float32 inputs: float32 throughout, equal to float64 to float32 rounding.
+  const auto out32 =
+      scaled_dot_product_attention(q.to(at::kFloat), k.to(at::kFloat), v.to(at::kFloat));
+  EXPECT_LT((out32.to(at::kDouble) - expected).abs().max().item<double>(), 1e-4);
+}
+
+// The y/z init vectors of a bfloat16 forward are drawn in bfloat16, in place, as the reference's
+// trunc_normal_init_ on torch.empty(D, dtype=bfloat16). Expected values: Debian's PyTorch 1.13.1,
+// torch.manual_seed(7), then the reference's trunc_normal_init_ (std 1) on an empty bf16 [8]
+// (float32 draws rounded to bfloat16 give 0.0952, -0.906, ... instead).
+TEST(ModelInit, BFloat16InitVectorsAreDrawnInBFloat16AsTheReference) {
+  at::manual_seed(7);
+  auto t = at::empty({8}, at::TensorOptions().dtype(at::kBFloat16));
+  trunc_normal_(t, 1.0);
+  ASSERT_EQ(t.scalar_type(), at::kBFloat16);
+  const std::vector<double> expected = {0.515625, 0.78125,   -1.3515625,   1.7578125,
+                                        -0.6875,  0.9921875, 0.2451171875, -0.26953125};
+  for (int64_t i = 0; i < 8; ++i) EXPECT_EQ(t[i].item<double>(), expected[i]) << "element " << i;
 }
 
 TEST(ModelConfigErrors, AnInvalidConfigIsAConfigErrorNotACrash) {

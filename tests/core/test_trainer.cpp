@@ -210,6 +210,28 @@ TEST(TrainerHalting, ExplorationDelaysTrainingHaltsButNotEvaluation) {
   EXPECT_EQ(eval.count, tiny_data().test.num_examples());
 }
 
+// Evaluation runs batches of train.batch_size with the last one padded, also when the test split
+// is smaller than one batch (TRM-SPEC §3.2). A padding row has no labels, so the reference counts
+// it as solved and adds its BCE(q_halt, 1) to q_halt_loss (then divides by the count of labelled
+// examples). With the Q head at weight 0 and bias 0 every row's BCE is ln 2, whatever its target:
+// q_halt_loss * count = (rows run, padding included) * ln 2.
+TEST(TrainerEval, PaddingRowsAddTheirHaltLossAsInTheReference) {
+  const int64_t n = tiny_data().test.num_examples();
+  for (const int64_t batch : {n + 3, int64_t{3}}) {
+    auto c = tiny_trial();
+    c.train.ema = false;
+    c.train.batch_size = batch;
+    Trainer t(c, tiny_data(), c10::Device(c10::kCPU));
+    set_q_halt_bias(t, 0.0);
+    const auto eval = t.evaluate();
+    ASSERT_EQ(eval.count, n);
+    const int64_t rows = (n + batch - 1) / batch * batch;
+    EXPECT_NEAR(eval.q_halt_loss * static_cast<double>(n),
+                static_cast<double>(rows) * std::log(2.0), 1e-5)
+        << "batch " << batch << ", " << n << " test examples";
+  }
+}
+
 TEST(TrainerHalting, ActAddsTheContinueLossFromItsExtraPassAndBceDoesNot) {
   auto c = tiny_trial();
   Trainer bce(c, tiny_data(), c10::Device(c10::kCPU));
