@@ -97,16 +97,22 @@ std::string unknown_key_message(std::string_view key, const std::vector<std::str
     const auto dot = name.rfind('.');
     const std::string_view leaf =
         dot == std::string::npos ? std::string_view(name) : std::string_view(name).substr(dot + 1);
-    const size_t d = std::min(edit_distance(key, name), edit_distance(key, leaf));
+    // And a dotted key by its own last part: "model.hidden_size" where the keys have no prefix.
+    const auto key_dot = key.rfind('.');
+    const std::string_view key_leaf =
+        key_dot == std::string_view::npos ? key : key.substr(key_dot + 1);
+    const size_t d = std::min(
+        {edit_distance(key, name), edit_distance(key, leaf), edit_distance(key_leaf, name)});
     if (nearest == nullptr || d < best) {
       nearest = &name;
       best = d;
     }
   }
   if (nearest != nullptr && best <= std::max<size_t>(2, key.size() / 3)) {
-    msg += "; did you mean '" + *nearest + "'?";
+    msg += "; did you mean '" + *nearest + "'? valid keys:";
+  } else {
+    msg += "; valid keys:";
   }
-  msg += " valid keys:";
   for (const auto& name : valid) msg += " " + name;
   return msg;
 }

@@ -100,6 +100,14 @@ int main(int argc, char** argv) {
           return usage();
         }
       }
+      if (sets.empty() && options.device.rfind("cuda", 0) != 0 && options.memory_budget == 0) {
+        // The built-in defaults are the paper's Sudoku-Extreme run (batch 768): tens of GB on a
+        // CPU, which the kernel's OOM killer ends, not this program. As `trm-sweep train`.
+        throw trm::ConfigError(
+            "train without --set runs the paper's full Sudoku-Extreme config (batch 768, tens of "
+            "GB) on the CPU: pass its keys (e.g. --set train.batch_size=32 --set "
+            "data.train_puzzles=200), --device cuda, or --memory-budget SIZE to run it anyway");
+      }
       trm::core::apply_sets(config, sets);
       trm::launcher::install_stop_signals();
       return trm::launcher::train_verb(config, options, std::cout, std::cerr);

@@ -45,6 +45,15 @@ std::vector<storage::TableRequest> requests(const ExportCli& o,
     storage::TableRequest r;
     r.kind = o.kind;
     r.name = o.tables.empty() ? o.kind : o.tables.front();
+    // A title that is a table the spec declares as another kind: that table is not what the
+    // user gets, so say so rather than export a table of another kind under its name.
+    for (const auto& declared : storage::spec_tables(reader)) {
+      if (!o.tables.empty() && declared.name == r.name && declared.kind != r.kind) {
+        throw ConfigError("--table " + r.name + " --kind " + o.kind + ": the spec declares " +
+                          r.name + " as a " + declared.kind + " table; drop --kind to export it " +
+                          "as declared, or give another --table name for the " + o.kind + " one");
+      }
+    }
     r.rows = o.rows;
     r.cols = o.cols;
     tables.push_back(r);
@@ -142,7 +151,12 @@ Output check_output(const ExportCli& o) {
     if (fs::is_regular_file(target)) refuse_sweep_files(o, what);
     return {Output::Kind::descriptor, o.out, fd};
   }
-  if (!fs::exists(target)) return {Output::Kind::file, o.out};
+  if (!fs::exists(target)) {
+    const fs::path folder = fs::path(o.out).parent_path();
+    if (!folder.empty() && !fs::is_directory(folder))
+      throw ConfigError(what + "the folder " + folder.string() + " does not exist");
+    return {Output::Kind::file, o.out};
+  }
   if (fs::is_directory(target)) throw ConfigError(what + "is a folder; give a file name");
   if (fs::is_character_file(target) || fs::is_fifo(target)) return {Output::Kind::stream, o.out};
   if (!fs::is_regular_file(target))

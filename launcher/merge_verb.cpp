@@ -50,6 +50,10 @@ int merge_verb(const std::string& out_path, const std::vector<std::string>& inpu
     throw ConfigError("merge: " + out_path +
                       " already exists; merge writes a new file, choose another OUT or remove it");
   }
+  const auto folder = std::filesystem::path(out_path).parent_path();
+  if (!folder.empty() && !std::filesystem::is_directory(folder)) {
+    throw ConfigError("merge: " + out_path + ": the folder " + folder.string() + " does not exist");
+  }
   for (const auto& in : inputs) {
     if (!std::filesystem::exists(in)) throw ConfigError("merge: no results file at " + in);
   }

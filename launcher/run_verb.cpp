@@ -184,9 +184,10 @@ storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec&
           o.results +
           (added.empty()
                ? " was made by another text of this spec (every trial of it is in the file, but "
-                 "the spec's hash differs: an edited comment or value); `trm-sweep resume " +
-                     shell_quote(o.results) +
-                     "` continues it with the stored text, --extend with this one"
+                 "the spec's hash differs: an edited comment or value, or the file was extended "
+                 "by this spec); `trm-sweep run " +
+                     shell_quote(o.spec) + " -o " + shell_quote(o.results) +
+                     " --extend` continues it with this text"
                : " was made by another sweep spec (" + std::to_string(added.size()) +
                      " of this spec's trials are not in it); `trm-sweep resume " +
                      shell_quote(o.results) +
@@ -935,6 +936,10 @@ int run_verb(const RunOptions& o, std::ostream& out, std::ostream& err) {
   sa.sa_handler = on_broken_pipe;
   sigaction(SIGPIPE, &sa, nullptr);
   if (o.results.empty()) throw ConfigError("-o RESULTS.h5 is required");
+  if (const auto folder = std::filesystem::path(o.results).parent_path();
+      !folder.empty() && !std::filesystem::is_directory(folder)) {
+    throw ConfigError("-o " + o.results + ": the folder " + folder.string() + " does not exist");
+  }
   if (o.jobs < 1) throw ConfigError("--jobs must be >= 1");
   if (o.schedule != "dynamic" && o.schedule != "static") {
     throw ConfigError("--schedule " + o.schedule + ": valid schedules: dynamic, static");

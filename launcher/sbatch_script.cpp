@@ -1,6 +1,7 @@
 #include "launcher/sbatch_script.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -177,6 +178,10 @@ SubmitOptions validated(SubmitOptions o, const SbatchContext& c) {
     if (has_control(value))
       bad(std::string(flag) + ": the path has a control character (newline?)");
   }
+  if (o.log.empty() && o.results.find('\\') != std::string::npos) {
+    bad("-o '" + o.results + "': no backslash (the job's log beside it would lose it: sbatch " +
+        "strips backslashes from --output); give --log in another folder, or choose another -o");
+  }
   if (o.log.find('\\') != std::string::npos) {
     bad("--log '" + o.log + "': no backslash (sbatch would stop expanding %j)");
   }
@@ -191,9 +196,16 @@ SubmitOptions validated(SubmitOptions o, const SbatchContext& c) {
         continue;
       }
       for (const auto& [name, instead] : reserved_directives()) {
-        if (m[1] == name) {
-          bad("--extra-sbatch " + d + ": the script sets --" + name +
+        // sbatch takes a unique prefix of a long option as the option (--no-req, --sig=...);
+        // --gpus is an option of its own, not short for --gpus-per-node.
+        const std::string given = m[1];
+        const bool abbreviated = given != name && name.starts_with(given) && given != "gpus";
+        if (given == name || abbreviated) {
+          bad("--extra-sbatch " + d + ": " +
+              (abbreviated ? "sbatch reads --" + given + " as --" + name + "; " : "") +
+              "the script sets --" + name +
               (instead.empty() ? " itself" : "; use trm-sweep submit " + instead));
+          break;
         }
       }
       extra.push_back(d);
@@ -275,7 +287,9 @@ std::string render_sbatch(const SubmitOptions& o, const SbatchContext& c) {
       {"GRACE", std::to_string(o.grace)},
       {"MAX_REQUEUES", std::to_string(o.max_requeues)},
       {"TRM", shell_quote(c.trm)},
-      {"SPEC", shell_quote(o.spec)},
+      {"SPEC", o.spec},  // in a comment: checked free of control characters
+      {"SPEC_NAME", shell_quote(std::filesystem::path(o.spec).filename().string())},
+      {"SPEC_TEXT", shell_quote(c.spec_text)},
       {"RESULTS", results},
       {"SHARD", shard},
       {"DEVICE", o.gpus_per_node > 0 ? "cuda" : "cpu"},

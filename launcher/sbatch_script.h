@@ -23,6 +23,7 @@ struct SbatchContext {
   std::string trm;         // absolute path of the trm-sweep binary the job runs
   std::string sweep_name;  // from the spec (the default job name)
   int64_t trials = 0;      // trials in the spec (in the header comment)
+  std::string spec_text;   // the spec as submitted: the script carries it (the file may change)
 };
 
 // Checks every option (all problems at once, in one ConfigError) and fills the defaults that

@@ -1,12 +1,17 @@
 #include "launcher/submit_verb.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
 
 #include "core/errors.h"
 #include "launcher/sbatch_script.h"
 #include "launcher/slurm_command.h"
 #include "storage/results_reader.h"
+#include "storage/results_writer.h"
 #include "storage/storage_error.h"
 #include "sweep/expand.h"
 #include "sweep/spec.h"
@@ -31,19 +36,126 @@ std::string absolute(const std::string& path) {
   return fs::absolute(path).lexically_normal().string();
 }
 
-// An existing results file must come from the same spec: the job would fail on it otherwise.
-void check_existing_results(const std::string& results, const sweep::SweepSpec& spec) {
-  if (!fs::exists(results)) return;
+bool has_hdf5_signature(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[8] = {};
+  in.read(head, sizeof head);
+  return in.gcount() == 8 && std::string_view(head, 8) == std::string_view("\x89HDF\r\n\x1a\n", 8);
+}
+
+// The trial ids an existing results file of this spec holds; nullopt when there is no file, or
+// it cannot be read now (an unclean stop: the job's `run` rebuilds it from its journal and
+// checks it then). Whatever the job would refuse in the queue is refused here, before sbatch: a
+// folder, a file that is no results file, a file of another spec, one that a sweep writes now.
+std::optional<std::set<std::string>> check_existing_results(const std::string& results,
+                                                            const sweep::SweepSpec& spec) {
+  std::error_code ec;
+  const auto status = fs::status(results, ec);
+  if (!fs::exists(status)) return std::nullopt;
+  if (fs::is_directory(status)) {
+    throw ConfigError("-o " + results + " is a folder, not a results file; name a file in it, " +
+                      "e.g. -o " + (fs::path(results) / "results.h5").string());
+  }
+  if (!fs::exists(storage::journal_path(results)) && !has_hdf5_signature(results)) {
+    throw ConfigError("-o " + results + " exists and is not a trm-sweep results file (not HDF5): " +
+                      "nothing was submitted; choose another -o");
+  }
+  if (storage::results_writer_holds_lock(results)) {
+    throw ConfigError("-o " + results +
+                      ": a trm-sweep process is writing it now (a running job?); " +
+                      "submit again once it has ended (`trm-sweep status " + results +
+                      "` shows it), or choose another -o");
+  }
+  std::optional<std::set<std::string>> ids;
   std::string stored_hash;
   try {
-    stored_hash = storage::ResultsReader(results).header().spec_hash;
+    storage::ResultsReader reader(results);
+    stored_hash = reader.header().spec_hash;
+    ids.emplace();
+    for (const auto& row : reader.trials()) ids->insert(row.id);
   } catch (const storage::StorageError&) {
-    return;  // unclean stop: the job's `run` rebuilds it from its journal and checks it then
+    return std::nullopt;
   }
   if (stored_hash != spec.hash) {
     throw ConfigError(results + " was made by another sweep spec; `trm-sweep resume " + results +
                       "` continues the stored one, or choose another -o");
   }
+  return ids;
+}
+
+// The trial ids of array task k of n: every n-th trial of the spec's order from the k-th, as
+// `run --shard k/n` takes them.
+std::set<std::string> shard_ids(const sweep::Expansion& expansion, int64_t k, int64_t n) {
+  std::set<std::string> ids;
+  for (size_t i = static_cast<size_t>(k); i < expansion.trials.size(); i += static_cast<size_t>(n))
+    ids.insert(expansion.trials[i].id);
+  return ids;
+}
+
+// Task files of an earlier --array submission with another task count would be run as shards
+// they are not (a task fails in the queue, or runs its trials again from scratch in another
+// file): refused, naming the count the files were made with where it can be told.
+void check_task_files(const std::string& results, int64_t tasks, const sweep::SweepSpec& spec,
+                      const sweep::Expansion& expansion) {
+  const auto total = static_cast<int64_t>(expansion.trials.size());
+  for (int64_t k = 0; k < std::max(tasks, total); ++k) {
+    const std::string path = task_results_path(results, std::to_string(k));
+    const auto ids = check_existing_results(path, spec);
+    if (!fs::exists(path)) continue;
+    const bool other_count = k >= tasks || (ids && *ids != shard_ids(expansion, k, tasks));
+    if (!other_count) continue;
+    std::string made_with;
+    for (int64_t n = 2; ids && n <= total; ++n) {
+      if (k < n && *ids == shard_ids(expansion, k, n)) {
+        made_with = " (it holds task " + std::to_string(k) + " of " + std::to_string(n) +
+                    ": submit with --array " + std::to_string(n) + " to resume those files)";
+        break;
+      }
+    }
+    throw ConfigError("--array " + std::to_string(tasks) + ": " + path +
+                      " is not the file of task " + std::to_string(k) + " of " +
+                      std::to_string(tasks) + made_with +
+                      "; nothing was submitted. Or choose another -o");
+  }
+}
+
+// The trm-sweep binary the job will run: this one. A binary replaced or deleted while it runs
+// reads back as "PATH (deleted)".
+std::string this_binary() {
+  std::string path = fs::read_symlink("/proc/self/exe").string();
+  constexpr std::string_view kDeleted = " (deleted)";
+  if (path.ends_with(kDeleted)) {
+    path.resize(path.size() - kDeleted.size());
+    if (!fs::is_regular_file(path)) {
+      throw ConfigError("submit: this trm-sweep binary was deleted while it ran (" + path +
+                        " is gone); the job could not start it. Run submit from the installed one");
+    }
+  }
+  return path;
+}
+
+// srun's MPI plugins, when srun is here to say (`srun --mpi=list`): a typo fails at submit, not
+// in the queue as "sweep exited 1".
+void check_mpi_plugin(const std::string& mpi) {
+  const auto r = run_command({"srun", "--mpi=list"});
+  if (r.exit_code != 0) return;  // no srun here (a --dry-run elsewhere): the job's srun decides
+  std::vector<std::string> names;
+  std::istringstream in(r.output);
+  for (std::string word; in >> word;) {
+    if (std::all_of(word.begin(), word.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+        }))
+      names.push_back(word);
+  }
+  if (std::find(names.begin(), names.end(), mpi) != names.end()) return;
+  if (std::find(names.begin(), names.end(), "pmix") == names.end()) return;  // an unknown listing
+  std::string list;
+  for (const auto& n : names) {
+    if (n == "none" || n == "pmix" || n == "pmi2" || n.starts_with("pmix_") || n == "cray_shasta")
+      list += (list.empty() ? "" : ", ") + n;
+  }
+  throw ConfigError("submit: --mpi " + mpi +
+                    ": srun here has no such MPI plugin (srun --mpi=list: " + list + ")");
 }
 
 }  // namespace
@@ -66,7 +178,17 @@ int submit_verb(SubmitOptions o, const std::vector<std::string>& unparsed, std::
   if (!fs::is_directory(folder)) {
     throw ConfigError("-o " + o.results + ": the folder " + folder.string() + " does not exist");
   }
+  if (!o.log.empty()) {
+    // SLURM creates no folder for the log: the job would fail at launch, without a log to say so.
+    const std::string log_folder = fs::path(o.log).parent_path().string();
+    if (log_folder.find('%') == std::string::npos && !fs::is_directory(log_folder)) {
+      throw ConfigError("--log " + o.log + ": the folder " + log_folder +
+                        " does not exist (SLURM does not create it, and the job would fail "
+                        "without a log)");
+    }
+  }
   const auto spec = sweep::parse_spec_file(o.spec);
+  const auto expansion = sweep::expand(spec);
   if (o.array > 0) {
     // The tasks' files are resumed like -o is for the MPI job; -o itself is merge's output.
     if (fs::exists(o.results)) {
@@ -74,18 +196,18 @@ int submit_verb(SubmitOptions o, const std::vector<std::string>& unparsed, std::
                         task_results_path(o.results, "K") + " and `trm-sweep merge` makes " +
                         o.results + "; choose another -o, or remove it to merge again");
     }
-    for (int64_t k = 0; k < o.array; ++k) {
-      check_existing_results(task_results_path(o.results, std::to_string(k)), spec);
-    }
+    check_task_files(o.results, o.array, spec, expansion);
   } else {
     check_existing_results(o.results, spec);
   }
 
   SbatchContext context;
-  context.trm = fs::read_symlink("/proc/self/exe").string();
+  context.trm = this_binary();
   context.sweep_name = spec.sweep.name;
-  context.trials = static_cast<int64_t>(sweep::expand(spec).trials.size());
+  context.spec_text = spec.text;
+  context.trials = static_cast<int64_t>(expansion.trials.size());
   o = validated(o, context);
+  check_mpi_plugin(o.mpi);
   const std::string script = render_sbatch(o, context);
   if (o.dry_run) {
     out << script;

@@ -251,6 +251,14 @@ Table ablation_table(const SweepData& data, const TableRequest& request) {
   }
   t.notes.push_back("Depth: network layers evaluated per supervision step, T·(n+1)·layers.");
   t.notes.insert(t.notes.end(), same_config_notes.begin(), same_config_notes.end());
+  // The marks a cell can show instead of a value, as the grid tables say them: when any shows.
+  const bool marked = std::any_of(t.rows.begin(), t.rows.end(), [](const std::vector<Cell>& row) {
+    return !row[1].stat.status.empty();
+  });
+  if (marked) {
+    t.notes.push_back(
+        "OOM: out of memory (measured or predicted); fail: the trial failed; —: not run (yet).");
+  }
   mark_best(t);
   return t;
 }

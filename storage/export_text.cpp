@@ -1,8 +1,10 @@
 // The text formats of `export`: Markdown and LaTeX for papers and READMEs (display values, best in
 // bold), CSV and JSON for scripts (unscaled values, shortest round-trip numbers, NaN = empty/null).
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "core/config_fields.h"
 #include "storage/export_model.h"
@@ -69,7 +71,25 @@ std::string md_table(const Table& t) {
   std::string out = "### " + md_escape(t.title) + "\n\n|";
   for (const auto& h : t.header) out.append(" ").append(md_escape(h) + " |");
   out += "\n|";
-  for (size_t c = 0; c < t.header.size(); ++c) out += c == 0 ? "---|" : "---:|";
+  // Numbers right-aligned; a column of words (names, statuses, enum values) left-aligned, as the
+  // first. Config values are text cells: a column of them that all read as numbers is numbers.
+  auto is_number = [](const std::string& text) {
+    char* end = nullptr;
+    std::strtod(text.c_str(), &end);
+    return !text.empty() && end != nullptr && *end == '\0';
+  };
+  for (size_t c = 0; c < t.header.size(); ++c) {
+    bool words = c == 0;
+    if (!words && !t.rows.empty()) {
+      words = std::all_of(t.rows.begin(), t.rows.end(),
+                          [&](const auto& row) {
+                            return c < row.size() && row[c].kind == CellKind::text;
+                          }) &&
+              std::any_of(t.rows.begin(), t.rows.end(),
+                          [&](const auto& row) { return !is_number(row[c].text); });
+    }
+    out += words ? "---|" : "---:|";
+  }
   out += "\n";
   for (const auto& row : t.rows) {
     out += "|";

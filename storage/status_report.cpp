@@ -48,11 +48,13 @@ std::vector<TrialLine> collect(const ResultsReader& reader, double now, bool wri
   return lines;
 }
 
-// Trials with an error, newest first.
+// Trials with an error, newest first. An interrupted trial's stderr tail (its progress lines,
+// then "stopped") is no error: it is stopped on request and resumes where it stopped.
 std::vector<const TrialRow*> recent_errors(const std::vector<TrialLine>& lines, int64_t most) {
   std::vector<const TrialRow*> rows;
   for (const auto& line : lines) {
-    if (!line.row.error.empty()) rows.push_back(&line.row);
+    if (!line.row.error.empty() && line.row.status != TrialStatus::interrupted)
+      rows.push_back(&line.row);
   }
   std::stable_sort(rows.begin(), rows.end(), [](const TrialRow* a, const TrialRow* b) {
     const double fa = std::isnan(a->finished) ? -1 : a->finished;

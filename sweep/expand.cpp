@@ -201,6 +201,20 @@ Expansion expand(const SweepSpec& spec) {
       }
     }
     if (excluded) continue;
+    // A cell's problems are its config's, the same for every seed: listed once per cell.
+    {
+      core::TrialConfig seeded = config;
+      if (!spec.sweep.seeds.empty()) seeded.train.seed = spec.sweep.seeds.front();
+      const std::string name =
+          cell.name + (spec.sweep.seeds.size() > 1
+                           ? " (all " + std::to_string(spec.sweep.seeds.size()) + " seeds)"
+                           : "");
+      for (const auto& problem : core::trial_problems(seeded)) {
+        const std::string where = where_of(spec, cell, problem);
+        problems.push_back((where.empty() ? "" : where + ": ") + "trial '" + name +
+                           "': " + problem);
+      }
+    }
     for (const int64_t seed : spec.sweep.seeds) {
       Trial t;
       t.name = cell.name + (spec.sweep.seeds.size() > 1 ? " seed=" + std::to_string(seed) : "");
@@ -210,11 +224,6 @@ Expansion expand(const SweepSpec& spec) {
       t.config = config;
       t.config.train.seed = seed;
       t.id = trial_id(t.config);
-      for (const auto& problem : core::trial_problems(t.config)) {
-        const std::string where = where_of(spec, cell, problem);
-        problems.push_back((where.empty() ? "" : where + ": ") + "trial '" + t.name +
-                           "': " + problem);
-      }
       const auto [it, fresh] = seen.emplace(t.id, t.name);
       if (!fresh) {
         out.duplicates.push_back("'" + t.name + "' is the same trial as '" + it->second + "' (id " +

@@ -102,5 +102,24 @@ expect_error "TRM_GEMM=blas: unknown matrix-product backend" \
 [ -e /tmp/trm_bad_input_never.h5 ] && { failed=$((failed + 1)); echo "FAIL: run wrote its results"; }
 unset TRM_GEMM
 
+# An output in a folder that does not exist is named as such (not an internal temp file's name).
+expect_error "-o /nonexistent_trm_dir/x.h5: the folder /nonexistent_trm_dir does not exist" \
+  run configs/quick.toml -o /nonexistent_trm_dir/x.h5
+expect_error "merge: /nonexistent_trm_dir/m.h5: the folder /nonexistent_trm_dir does not exist" \
+  merge /nonexistent_trm_dir/m.h5 /nonexistent_trm_dir/a.h5
+
+# trm-core train without --set: the paper's full config (batch 768) on the CPU is refused, not
+# left to the kernel's OOM killer; nothing is written.
+core=$(dirname "$bin")/trm-core
+out=$("$core" train --out /tmp/trm_bad_input_core_never 2>&1 >/dev/null)
+rc=$?
+if [ $rc -eq 2 ] && [[ "$out" == *"train without --set runs the paper's full Sudoku-Extreme config"* ]] &&
+  [ ! -e /tmp/trm_bad_input_core_never ]; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  echo "FAIL: trm-core train without --set: exit $rc: $out"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -216,6 +216,11 @@ rc=$?
 rc=$?
 [ $rc -eq 2 ] && grep -q "were added by \`run SPEC --extend\` and are not in the spec stored" "$work/x2.out" &&
   ok || fail "resume after a stopped --extend: exit $rc: $(cat "$work/x2.out")"
+# `run` of that spec without --extend (all its trials are in the file now) names --extend.
+"$bin" run "$work/bigger.toml" -o "$work/b.h5" >"$work/x4.out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -qF "\`trm-sweep run $work/bigger.toml -o $work/b.h5 --extend\` continues it with this text" "$work/x4.out" &&
+  ok || fail "run of the extending spec without --extend: exit $rc: $(cat "$work/x4.out")"
 "$bin" run "$work/bigger.toml" -o "$work/b.h5" --extend >"$work/x3.out" 2>&1
 rc=$?
 [ $rc -eq 0 ] && "$bin" status "$work/b.h5" | grep -q "done 6" && ok ||

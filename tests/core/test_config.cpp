@@ -91,6 +91,27 @@ TEST(ModelConfigFields, AnUnknownKeySuggestsTheNearestAndListsAll) {
   }
 }
 
+// `model --set model.hidden_size=32` (the prefix train's keys have): the key without it is named.
+TEST(ModelConfigFields, AKeyWithATablePrefixSuggestsTheKeyWithout) {
+  ModelConfig c;
+  try {
+    set_field(c, "model.hidden_size", "32");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("unknown key 'model.hidden_size'; did you mean 'hidden_size'? valid keys:"),
+              std::string::npos)
+        << msg;
+  }
+  try {
+    set_field(c, "zzzzzzzz", "1");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown key 'zzzzzzzz'; valid keys: "), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(ModelConfigFields, WrongTypesAreRejectedWithTheKey) {
   ModelConfig c;
   EXPECT_THROW(set_field(c, "l_cycles", "six"), ConfigError);

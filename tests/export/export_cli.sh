@@ -73,6 +73,10 @@ expect_error "--table table9: the sweep's spec has no such table; valid: recursi
 expect_error "--format xlsx: unknown format; valid: md, csv, latex, json, html" \
   export "$work/grid.h5" --format xlsx
 expect_error "kind = 'heatmap': valid kinds: ablation, grid, raw" export "$work/grid.h5" --kind heatmap
+expect_error "--table recursion --kind raw: the spec declares recursion as a grid table" \
+  export "$work/grid.h5" --kind raw --table recursion
+expect_error "-o $work/nodir/t.md: the folder $work/nodir does not exist" \
+  export "$work/grid.h5" -o "$work/nodir/t.md"
 expect_error "--rows and --cols describe a grid table: add --kind grid" \
   export "$work/grid.h5" --rows model.h_cycles
 expect_error "/nonexistent/sweep.h5" export /nonexistent/sweep.h5

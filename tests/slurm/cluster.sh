@@ -6,8 +6,9 @@
 #  B. the same sweep with a 1-minute limit and a 30 s warning: USR1 arrives, the running trials
 #     are interrupted and checkpointed, the job requeues itself and the sweep completes on the
 #     next run with the same per-trial metrics, bit for bit, as A;
-#  C. a sweep cancelled (scancel) after its first trial, then submitted again on the same file:
-#     the new job resumes it (finished trials are not run again).
+#  C. a sweep cancelled (scancel) after its first trial, then submitted again on the same file,
+#     held, and its spec file edited before the job starts: the new job resumes the sweep as
+#     submitted (finished trials are not run again).
 # The cluster is stopped on exit, also on failure. Usage: cluster.sh PATH/TO/trm-sweep SOURCE_DIR
 # TRM_SLURM_TASKS: ranks per job (default 2: the coordinator and one worker).
 set -u
@@ -55,7 +56,14 @@ before=$(done_count "$work/c.h5")
 [ -n "$before" ] && [ "$before" -ge 1 ] && [ "$before" -lt 4 ] && ok ||
   fail "C: want 1-3 trials done when cancelled, got '$before' (the sweep was too quick or never ran)"
 elapsed "C cancelled with $before done"
-job_c2=$(submit "$tiny" -o "$work/c.h5" "${common[@]}" --time 10:00) && ok || fail "submit C again"
+# Submitted held from a copy of the spec, which is then edited before the job starts: the job
+# runs the spec as submitted (an edited one would be refused by the file, or add trials).
+cp "$tiny" "$work/c.toml"
+job_c2=$(submit "$work/c.toml" -o "$work/c.h5" "${common[@]}" --time 10:00 --extra-sbatch=--hold) &&
+  ok || fail "submit C again"
+sed -i 's/model.l_cycles = \[1, 2\]/model.l_cycles = [1, 2, 3]/' "$work/c.toml"
+grep -q 'l_cycles = \[1, 2, 3\]' "$work/c.toml" || fail "could not edit C's spec"
+scontrol release "$job_c2"
 state=$(bash "$slurm_local" wait-job "$job_c2" 400)
 [ "$state" = COMPLETED ] && ok || fail "C resubmitted: $state: $(tail -5 "$work/c.h5.slurm-$job_c2.log")"
 grep -q "sweep tiny: $((4 - before)) of 4 trials to run" "$work/c.h5.slurm-$job_c2.log" && ok ||

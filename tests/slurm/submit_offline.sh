@@ -21,6 +21,11 @@ cp "$src/tests/sweep/tiny_sweep.toml" "$evil/spec \$(id).toml"
 cat >"$work/bin/srun" <<'STUB'
 #!/usr/bin/env bash
 printf '%s\n' "$@" >"$STUB_DIR/srun.args"
+prev=
+for a; do  # the spec the step is given, as it is while the step runs
+  [ "$prev" = run ] && cp "$a" "$STUB_DIR/srun.spec"
+  prev=$a
+done
 case "$STUB_SRUN" in
   exit:*) exit "${STUB_SRUN#exit:}" ;;
   wait)
@@ -45,11 +50,13 @@ grep -q '^#SBATCH --signal=B:USR1@60$' "$work/job.sbatch" && grep -q '^#SBATCH -
   ok || fail "no --signal=B:USR1@60 / --requeue in the script"
 bash -n "$work/job.sbatch" && ok || fail "the rendered script is not valid bash"
 
-# Runs the script as slurmd would: $1 = srun behaviour, $2 = SLURM_RESTART_COUNT, $3 = signal to send.
+# Runs the script as slurmd would: $1 = srun behaviour, $2 = SLURM_RESTART_COUNT, $3 = signal to
+# send; $array_env (e.g. "SLURM_ARRAY_JOB_ID=76 SLURM_ARRAY_TASK_ID=1") for an array task.
+array_env=
 run_job() {
   rm -f "$work"/srun.* "$work"/scontrol.args
-  (cd "$work" && PATH="$work/bin:$PATH" STUB_DIR="$work" STUB_SRUN=$1 SLURM_JOB_ID=77 \
-    SLURM_RESTART_COUNT=$2 exec bash "$work/job.sbatch") >"$work/job.out" 2>&1 &
+  (cd "$work" && exec env PATH="$work/bin:$PATH" STUB_DIR="$work" STUB_SRUN=$1 SLURM_JOB_ID=77 \
+    SLURM_RESTART_COUNT=$2 $array_env bash "$work/job.sbatch") >"$work/job.out" 2>&1 &
   local pid=$!
   if [ -n "${3:-}" ]; then
     for _ in $(seq 100); do [ -e "$work/srun.ready" ] && break; sleep 0.1; done
@@ -58,10 +65,17 @@ run_job() {
   wait $pid
 }
 
+# The spec is edited after submit: the job runs the spec as it was submitted (the script carries
+# it, byte for byte), from a copy beside the results file that is gone when the job ends.
+cp "$evil/spec \$(id).toml" "$work/submitted.toml"
+printf '\n# edited after submit\n' >>"$evil/spec \$(id).toml"
 run_job exit:0 0
 rc=$?
 printf '%s\n' --mpi=pmix --ntasks=1 --ntasks-per-node=1 --cpus-per-task=1 --kill-on-bad-exit=0 \
-  "$bin" run "$evil/spec \$(id).toml" -o "$evil/r.h5" --device cpu >"$work/want.args"
+  "$bin" run "$evil/r.h5.spec-77/spec \$(id).toml" -o "$evil/r.h5" --device cpu >"$work/want.args"
+cmp -s "$work/submitted.toml" "$work/srun.spec" && ok ||
+  fail "the step's spec is not the submitted one: $(diff "$work/submitted.toml" "$work/srun.spec" 2>&1)"
+[ ! -e "$evil/r.h5.spec-77" ] && ok || fail "the spec's copy was left behind: $(ls -la "$evil")"
 cmp -s "$work/want.args" "$work/srun.args" && ok ||
   fail "srun got other arguments than the literal paths: $(diff "$work/want.args" "$work/srun.args")"
 [ ! -e "$work/pwned" ] && [ ! -e "$work/pwned2" ] && ok || fail "a path's \$(...) or backticks ran"
@@ -85,6 +99,13 @@ rc=$?
 [ ! -e "$work/scontrol.args" ] && [ $rc -eq 5 ] && grep -q "2 requeues used" "$work/job.out" && ok ||
   fail "USR1 after 2 of 2 requeues: exit $rc (want 5), requeued: $(cat "$work/scontrol.args" 2>/dev/null)"
 
+# An array task requeues itself only: ARRAYID_TASK (the bare array id would requeue every task).
+array_env="SLURM_ARRAY_JOB_ID=76 SLURM_ARRAY_TASK_ID=1"
+run_job wait 0 USR1
+[ "$(tr '\n' ' ' <"$work/scontrol.args" 2>/dev/null)" = "requeue 76_1 " ] && ok ||
+  fail "array task, USR1: want 'scontrol requeue 76_1': $(cat "$work/scontrol.args" 2>/dev/null)"
+array_env=
+
 run_job wait 0 TERM
 rc=$?
 [ "$(cat "$work/srun.signals" 2>/dev/null)" = USR1 ] && ok || fail "TERM did not reach the step as USR1"
@@ -106,6 +127,14 @@ check_bad "--account 'a;rm -rf': use letters" "$spec" -o "$work/x.h5" --account 
 check_bad "the script sets --output; use trm-sweep submit --log" "$spec" -o "$work/x.h5" --extra-sbatch --output=/x --dry-run
 check_bad "no sweep spec at" "$work/none.toml" -o "$work/x.h5" --dry-run
 check_bad "the folder $work/nowhere does not exist" "$spec" -o "$work/nowhere/x.h5" --dry-run
+check_bad "--log $work/nowhere/x-%j.log: the folder $work/nowhere does not exist" "$spec" -o "$work/x.h5" \
+  --log "$work/nowhere/x-%j.log" --dry-run
+check_bad "sbatch reads --no-req as --no-requeue; the script sets --no-requeue itself" "$spec" \
+  -o "$work/x.h5" --extra-sbatch=--no-req --dry-run
+check_bad "no backslash" "$spec" -o "$work/back\\slash.h5" --dry-run
+mkdir -p "$work/adir"
+check_bad "-o $work/adir is a folder, not a results file" "$spec" -o "$work/adir" --dry-run
+check_bad "-o $spec exists and is not a trm-sweep results file" "$spec" -o "$spec" --dry-run
 "$bin" run "$spec" -o "$work/other.h5" >/dev/null 2>&1 &  # a results file of the tiny spec
 pid=$!
 for _ in $(seq 100); do [ -e "$work/other.h5" ] && break; sleep 0.1; done
@@ -114,6 +143,13 @@ kill -TERM $pid
 wait $pid
 sed 's/model.l_cycles = \[1, 2\]/model.l_cycles = [1, 2, 3]/' "$spec" >"$work/bigger.toml"
 check_bad "was made by another sweep spec" "$work/bigger.toml" -o "$work/other.h5" --dry-run
+# Task files of an --array 2 submission, then --array 3 on the same -o: refused, naming 2.
+"$bin" run "$spec" -o "$work/arr.task0.h5" --shard 0/2 >/dev/null 2>&1 ||
+  fail "run --shard 0/2 for the task file"
+check_bad "is not the file of task 0 of 3 (it holds task 0 of 2: submit with --array 2" "$spec" \
+  -o "$work/arr.h5" --array 3 --dry-run
+"$bin" submit "$spec" -o "$work/arr.h5" --array 2 --dry-run >/dev/null 2>&1 && ok ||
+  fail "--array 2 on its own task files was refused"
 PATH="$work/empty" "$bin" submit "$spec" -o "$work/x.h5" >"$work/bad.out" 2>&1
 rc=$?
 [ $rc -eq 2 ] && grep -q "sbatch not found" "$work/bad.out" && ok || fail "no sbatch: exit $rc: $(cat "$work/bad.out")"

@@ -21,6 +21,8 @@ SbatchContext context() {
   c.trm = "/opt/trm/bin/trm-sweep";
   c.sweep_name = "tiny";
   c.trials = 4;
+  c.spec_text =
+      "# the user's sweep: it's carried by the script, quotes and all\n[sweep]\nname = \"tiny\"\n";
   return c;
 }
 
@@ -175,6 +177,26 @@ TEST(SbatchOptions, EveryBadValueIsReportedAtOnce) {
   }
 }
 
+// sbatch takes a unique prefix of a long option for the option: an abbreviated reserved one is
+// refused as the full one is; --gpus, an option of its own, is not taken for --gpus-per-node.
+TEST(SbatchOptions, AnAbbreviatedReservedDirectiveIsRefused) {
+  for (const auto& [given, full] :
+       std::vector<std::pair<std::string, std::string>>{{"--sig=USR2@5", "--signal"},
+                                                        {"--tim=10", "--time"},
+                                                        {"--arr=0-3", "--array"},
+                                                        {"--ntasks-per-n=2", "--ntasks-per-node"},
+                                                        {"--no-req", "--no-requeue"},
+                                                        {"--out=/x/%j.log", "--output"}}) {
+    auto o = cpu_options();
+    o.extra_sbatch = {given};
+    const auto e = validation_error(o);
+    EXPECT_NE(e.find("the script sets " + full), std::string::npos) << given << ": " << e;
+  }
+  auto o = cpu_options();
+  o.extra_sbatch = {"--gpus=4 --exclusive --mem-per-cpu=4G"};
+  EXPECT_EQ(validation_error(o), "");
+}
+
 TEST(SbatchOptions, ANewlineInAPathIsRefused) {
   auto o = cpu_options();
   o.results = "/scratch/a\n#SBATCH --wrap=x/r.h5";
@@ -236,7 +258,8 @@ TEST(SbatchScript, TheMpiJobIsNoArrayAndRunsNoShard) {
       trm::launcher::render_sbatch(trm::launcher::validated(cpu_options(), context()), context());
   EXPECT_EQ(s.find("--array"), std::string::npos) << s;
   EXPECT_EQ(s.find("--shard"), std::string::npos) << s;
-  EXPECT_EQ(s.find("SLURM_ARRAY_TASK_ID"), std::string::npos) << s;
+  // One results file: no task number in its path (the id line names a task only in an array).
+  EXPECT_EQ(line_starting(s, "results=").find("SLURM_ARRAY_TASK_ID"), std::string::npos) << s;
 }
 
 TEST(SbatchScript, ArrayTaskRunsItsShardIntoItsOwnFileAndLog) {
@@ -248,7 +271,12 @@ TEST(SbatchScript, ArrayTaskRunsItsShardIntoItsOwnFileAndLog) {
   EXPECT_NE(s.find("#SBATCH --output=/scratch/ada/tiny.h5.slurm-%A_%a.log\n"), std::string::npos);
   EXPECT_NE(s.find("--device cpu --shard \"${SLURM_ARRAY_TASK_ID}/2\" &"), std::string::npos) << s;
   EXPECT_NE(s.find("#SBATCH --requeue\n"), std::string::npos);
-  EXPECT_NE(s.find("scontrol requeue \"$SLURM_JOB_ID\""), std::string::npos);
+  // The task requeues itself only: ARRAYID_TASK, where the bare array id would requeue them all.
+  EXPECT_NE(s.find("scontrol requeue \"$job\""), std::string::npos) << s;
+  EXPECT_NE(s.find("[ -n \"${SLURM_ARRAY_JOB_ID:-}\" ] && "
+                   "job=${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\n"),
+            std::string::npos)
+      << s;
   EXPECT_EQ(bash_value(line_starting(s, "results="), "results", 1), "/scratch/ada/tiny.task1.h5");
 }
 

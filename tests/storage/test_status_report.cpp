@@ -84,6 +84,28 @@ TEST(StorageStatus, TrialsCutOffByAKilledRunShowNoGrowingTime) {
   EXPECT_FALSE(contains(json, "\"elapsed_s\": 98999")) << json;
 }
 
+// A trial stopped by a signal keeps its stderr tail (progress lines): not an error to list.
+TEST(StorageStatus, AnInterruptedTrialIsNoRecentError) {
+  const TempDir dir;
+  const std::string path = sample_file(dir);
+  {
+    ResultsWriter w = ResultsWriter::open(path);
+    TrialRow row = w.trials()[3];
+    row.status = TrialStatus::interrupted;
+    row.step = 7;
+    row.error = "exit 5: train step 7/100  loss 2.0603\nstopped at step 7 (signal)\n";
+    w.update_trial(row);
+    w.close();
+  }
+  const ResultsReader reader(path);
+  const std::string text = format_status(reader, {.now = 1125});
+  EXPECT_TRUE(contains(text, "interrupted 1")) << text;
+  EXPECT_FALSE(contains(text, "loss 2.0603")) << text;
+  EXPECT_TRUE(contains(text, "RuntimeError: CUDA out of memory")) << text;  // the oom one stays
+  const std::string json = format_status(reader, {.format = StatusFormat::json, .now = 1125});
+  EXPECT_FALSE(contains(json.substr(json.find("\"recent_errors\"")), "loss 2.0603")) << json;
+}
+
 TEST(StorageStatus, JsonHasCountsTrialsAndNullForUnknownValues) {
   const TempDir dir;
   const ResultsReader reader(sample_file(dir));

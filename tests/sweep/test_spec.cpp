@@ -201,6 +201,16 @@ TEST(SweepSpecErrors, SyntaxEmptyGridAndOutOfRangeValues) {
             std::string::npos);
 }
 
+// A cell's problem is its config's, the same for every seed: named once per cell, not once per
+// seed (seeds = 5 made one mistake read as five).
+TEST(SweepSpecErrors, ACellsProblemIsListedOnceForAllItsSeeds) {
+  const auto msg = error_of("[sweep]\nseeds = 5\n[grid]\nmodel.l_cycles = [0, 2]\n");
+  EXPECT_NE(msg.find("(1 problem)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("trial 'l_cycles=0 (all 5 seeds)': model.l_cycles = 0: must be >= 1"),
+            std::string::npos)
+      << msg;
+}
+
 // A key written twice would have let the later one win without a word ("model.l_cycles" quoted
 // is the same key as model.l_cycles dotted).
 TEST(SweepSpecErrors, AKeySetTwiceNamesBothPlaces) {
