@@ -243,6 +243,11 @@ void compare_step(Checker& check, const ModelConfig& cfg, const TensorMap& t, co
     check.exact(phase + "/steps", carry.steps, ref("steps"));
     check.relative(phase + "/lm_loss", loss.lm_loss, ref("lm_loss"), loss_tol);
     check.relative(phase + "/q_halt_loss", loss.q_halt_loss, ref("q_halt_loss"), loss_tol);
+    // ACT with the continue logit (no_ACT_continue = false): the loss on the extra pass's target.
+    if (t.count(phase + "/q_continue_loss")) {
+      check.relative(phase + "/q_continue_loss", loss.q_continue_loss, ref("q_continue_loss"),
+                     loss_tol);
+    }
   }
   check.relative(phase + "/total_loss", loss.total, ref("total_loss"), loss_tol);
   if (!t.count(phase + "/metrics/count")) return;
@@ -252,6 +257,10 @@ void compare_step(Checker& check, const ModelConfig& cfg, const TensorMap& t, co
   check.relative(phase + "/metrics/lm_loss", loss.lm_loss, ref("metrics/lm_loss"), loss_tol);
   check.relative(phase + "/metrics/q_halt_loss", loss.q_halt_loss, ref("metrics/q_halt_loss"),
                  loss_tol);
+  if (t.count(phase + "/metrics/q_continue_loss")) {
+    check.relative(phase + "/metrics/q_continue_loss", loss.q_continue_loss,
+                   ref("metrics/q_continue_loss"), loss_tol);
+  }
   if (same_preds) {
     check.close(phase + "/metrics/accuracy", m.accuracy, ref("metrics/accuracy"), {1e-6, 1e-6});
     check.exact(phase + "/metrics/exact_accuracy", m.exact_accuracy, ref("metrics/exact_accuracy"));

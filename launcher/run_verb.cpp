@@ -887,8 +887,15 @@ int coordinate(const RunOptions& given, MpiSession* mpi, const NodeShare& share,
   if (mpi != nullptr) coordinator.add_worker_slots(world);
 
   // `status` shows the SLURM job's state when the file names it.
-  if (const char* job = std::getenv("SLURM_JOB_ID"))
-    coordinator.note("slurm", std::string("job=") + job);
+  // An array task by its own name, ARRAYID_TASK (its SLURM_JOB_ID is a number of its own).
+  if (const char* job = std::getenv("SLURM_JOB_ID")) {
+    std::string id = job;
+    const char* array = std::getenv("SLURM_ARRAY_JOB_ID");
+    const char* task = std::getenv("SLURM_ARRAY_TASK_ID");
+    if (array != nullptr && task != nullptr && *array != '\0' && *task != '\0')
+      id = std::string(array) + "_" + task;
+    coordinator.note("slurm", "job=" + id);
+  }
   out << "sweep " << spec.sweep.name << ": " << queued << " of " << coordinator_cells << " trials";
   if (o.shard_count > 1) {
     out << " (shard " << o.shard_index << "/" << o.shard_count << " of " << plan.trials.size()

@@ -49,6 +49,9 @@ for k in 0 1; do
   grep -q "sweep tiny" "$log" && grep -q "(shard $k/2 of 4)" "$log" && ok ||
     fail "task $k's log $log: $(cat "$log" 2>&1 | tail -5)"
   [ -f "$dir/r.task$k.h5" ] && ok || fail "no results file of task $k: $(ls "$dir")"
+  # status names the task's own job, ARRAYID_TASK (not the number SLURM_JOB_ID gives it).
+  "$bin" status "$dir/r.task$k.h5" 2>&1 | grep -q "^slurm job ${job_arr}_$k: COMPLETED" && ok ||
+    fail "status of task $k: $("$bin" status "$dir/r.task$k.h5" 2>&1 | head -3)"
 done
 
 # The merge command exactly as submit printed it (its last line).
