@@ -96,8 +96,8 @@ storage::TrialDefinition definition_of(const Cell& c) {
 void say_rebuilt(const storage::ResultsWriter& w, std::ostream& err, bool from_journal = false) {
   if (from_journal && w.set_aside().empty()) {
     // Asked for, but the journal already accounts for all the file holds: said, not silent.
-    err << "--from-journal: the journal already holds everything " << w.path()
-        << " holds; the file was not set aside\n";
+    err << "--from-journal: " << w.path()
+        << " holds nothing its journal lacks: nothing to rebuild, the file was not set aside\n";
   }
   if (!w.set_aside().empty()) {
     err << "results file rebuilt from its journal, which ends before changes the file holds "
@@ -887,15 +887,11 @@ int coordinate(const RunOptions& given, MpiSession* mpi, const NodeShare& share,
   if (mpi != nullptr) coordinator.add_worker_slots(world);
 
   // `status` shows the SLURM job's state when the file names it.
-  // An array task by its own name, ARRAYID_TASK (its SLURM_JOB_ID is a number of its own).
-  if (const char* job = std::getenv("SLURM_JOB_ID")) {
-    std::string id = job;
-    const char* array = std::getenv("SLURM_ARRAY_JOB_ID");
-    const char* task = std::getenv("SLURM_ARRAY_TASK_ID");
-    if (array != nullptr && task != nullptr && *array != '\0' && *task != '\0')
-      id = std::string(array) + "_" + task;
-    coordinator.note("slurm", "job=" + id);
-  }
+  // The job script names its job in TRM_SLURM_JOB (an array task as ARRAYID_TASK, whose
+  // SLURM_JOB_ID is a number of its own); a step started by hand has SLURM_JOB_ID.
+  const char* job = std::getenv("TRM_SLURM_JOB");
+  if (job == nullptr || *job == '\0') job = std::getenv("SLURM_JOB_ID");
+  if (job != nullptr && *job != '\0') coordinator.note("slurm", std::string("job=") + job);
   out << "sweep " << spec.sweep.name << ": " << queued << " of " << coordinator_cells << " trials";
   if (o.shard_count > 1) {
     out << " (shard " << o.shard_index << "/" << o.shard_count << " of " << plan.trials.size()

@@ -1,6 +1,7 @@
 #include "launcher/sbatch_script.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -72,6 +73,29 @@ std::string shell_quote(std::string_view s) {
   for (const char c : s) {
     if (c == '\'') {
       q += "'\\''";
+    } else {
+      q += c;
+    }
+  }
+  return q + "'";
+}
+
+std::string ansi_c_quote(std::string_view s) {
+  // Newlines and tabs stay as they are (the text stays readable in the script); a carriage
+  // return becomes \r, as sbatch refuses a script with DOS line breaks; other control bytes
+  // become octal escapes; bytes >= 0x80 (UTF-8) pass through.
+  std::string q = "$'";
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\\' || c == '\'') {
+      q += '\\';
+      q += c;
+    } else if (c == '\r') {
+      q += "\\r";
+    } else if ((u < 0x20 && c != '\n' && c != '\t') || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\%03o", u);
+      q += buf;
     } else {
       q += c;
     }
@@ -195,18 +219,27 @@ SubmitOptions validated(SubmitOptions o, const SbatchContext& c) {
             "the value of letters, digits and _@%+=:,./|&*()[]!-");
         continue;
       }
+      // sbatch takes a unique prefix of a long option as the option (--no-req, --sig=...), and
+      // refuses an ambiguous one; --gpus is an option of its own, not short for --gpus-per-node.
+      const std::string given = m[1];
+      std::vector<std::string> prefix_of;
       for (const auto& [name, instead] : reserved_directives()) {
-        // sbatch takes a unique prefix of a long option as the option (--no-req, --sig=...);
-        // --gpus is an option of its own, not short for --gpus-per-node.
-        const std::string given = m[1];
-        const bool abbreviated = given != name && name.starts_with(given) && given != "gpus";
-        if (given == name || abbreviated) {
-          bad("--extra-sbatch " + d + ": " +
-              (abbreviated ? "sbatch reads --" + given + " as --" + name + "; " : "") +
-              "the script sets --" + name +
+        if (given == name) {
+          bad("--extra-sbatch " + d + ": the script sets --" + name +
               (instead.empty() ? " itself" : "; use trm-sweep submit " + instead));
+          prefix_of.clear();
           break;
         }
+        if (name.starts_with(given) && given != "gpus") prefix_of.push_back("--" + name);
+      }
+      if (prefix_of.size() == 1) {
+        bad("--extra-sbatch " + d + ": sbatch reads --" + given + " as " + prefix_of.front() +
+            ", which the script sets");
+      } else if (prefix_of.size() > 1) {
+        std::string names;
+        for (const auto& n : prefix_of) names += (names.empty() ? "" : ", ") + n;
+        bad("--extra-sbatch " + d + ": --" + given + " abbreviates options the script sets (" +
+            names + "); write the option in full");
       }
       extra.push_back(d);
     }
@@ -289,7 +322,14 @@ std::string render_sbatch(const SubmitOptions& o, const SbatchContext& c) {
       {"TRM", shell_quote(c.trm)},
       {"SPEC", o.spec},  // in a comment: checked free of control characters
       {"SPEC_NAME", shell_quote(std::filesystem::path(o.spec).filename().string())},
-      {"SPEC_TEXT", shell_quote(c.spec_text)},
+      {"SPEC_TEXT", ansi_c_quote(c.spec_text)},
+      // An array task's own id is ARRAYID_TASK (the bare array id names every task); only an
+      // array reads it: a plain job may inherit SLURM_ARRAY_* from the shell that submitted it.
+      {"JOB_ID",
+       o.array > 0
+           ? "# This task's own SLURM id, ARRAYID_TASK: the bare array id names every task.\n"
+             "job=${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
+           : "job=${SLURM_JOB_ID:-?}"},
       {"RESULTS", results},
       {"SHARD", shard},
       {"DEVICE", o.gpus_per_node > 0 ? "cuda" : "cpu"},

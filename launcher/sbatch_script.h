@@ -12,6 +12,9 @@ namespace trm::launcher {
 
 // A bash word that reads back as exactly `s` (single quotes unless `s` is plainly safe).
 std::string shell_quote(std::string_view s);
+// A bash word ($'...') that reads back as exactly `s`, with no carriage return in the script
+// itself (sbatch refuses a script with DOS line breaks): for the spec text the script carries.
+std::string ansi_c_quote(std::string_view s);
 // An #SBATCH value that sbatch's own parser reads back as exactly `s` (double quotes with
 // backslash escapes unless `s` is plainly safe). Control characters are a bug here: validate.
 std::string sbatch_quote(std::string_view s);

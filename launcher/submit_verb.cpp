@@ -135,30 +135,44 @@ std::string this_binary() {
 }
 
 // srun's MPI plugins, when srun is here to say (`srun --mpi=list`): a typo fails at submit, not
-// in the queue as "sweep exited 1".
+// in the queue as "sweep exited 1". The listing (SLURM 20-23): a heading line, one indented
+// plugin name a line, then "specific pmix plugin versions available: pmix_v4[,pmix_v5]".
 void check_mpi_plugin(const std::string& mpi) {
   const auto r = run_command({"srun", "--mpi=list"});
   if (r.exit_code != 0) return;  // no srun here (a --dry-run elsewhere): the job's srun decides
-  std::vector<std::string> names;
-  std::istringstream in(r.output);
-  for (std::string word; in >> word;) {
-    if (std::all_of(word.begin(), word.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-        }))
-      names.push_back(word);
-  }
-  if (std::find(names.begin(), names.end(), mpi) != names.end()) return;
-  if (std::find(names.begin(), names.end(), "pmix") == names.end()) return;  // an unknown listing
+  const auto names = srun_mpi_plugins(r.output);
+  // A listing of another form (no plugin found in it) decides nothing.
+  if (names.empty() || std::find(names.begin(), names.end(), mpi) != names.end()) return;
   std::string list;
-  for (const auto& n : names) {
-    if (n == "none" || n == "pmix" || n == "pmi2" || n.starts_with("pmix_") || n == "cray_shasta")
-      list += (list.empty() ? "" : ", ") + n;
-  }
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
   throw ConfigError("submit: --mpi " + mpi +
                     ": srun here has no such MPI plugin (srun --mpi=list: " + list + ")");
 }
 
 }  // namespace
+
+std::vector<std::string> srun_mpi_plugins(const std::string& listing) {
+  std::vector<std::string> names;
+  auto add = [&](const std::string& name) {
+    if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end())
+      names.push_back(name);
+  };
+  std::istringstream lines(listing);
+  for (std::string line; std::getline(lines, line);) {
+    const auto available = line.find("available:");
+    if (!line.empty() && (line[0] == '\t' || line[0] == ' ')) {
+      std::istringstream words(line);
+      std::string name;
+      if (words >> name) add(name);
+    } else if (available != std::string::npos) {
+      std::string rest = line.substr(available + 10);
+      std::replace(rest.begin(), rest.end(), ',', ' ');
+      std::istringstream words(rest);
+      for (std::string name; words >> name;) add(name);
+    }
+  }
+  return names;
+}
 
 int submit_verb(SubmitOptions o, const std::vector<std::string>& unparsed, std::ostream& out) {
   for (const auto& arg : unparsed) {
@@ -226,8 +240,16 @@ int submit_verb(SubmitOptions o, const std::vector<std::string>& unparsed, std::
     throw ConfigError("submit: sbatch not found; run submit on a SLURM login node (or --dry-run)");
   }
   if (r.exit_code != 0) {
+    // The script carries the spec's text: past SLURM's max_script_size (4 MB by default) sbatch
+    // answers with a message that does not say so.
+    const std::string size_hint =
+        script.size() > (size_t{1} << 20)
+            ? " (the script is " + std::to_string(script.size() >> 20) +
+                  " MiB, with the spec's text in it: SLURM refuses scripts over its "
+                  "max_script_size, 4 MB by default; shorten the spec, e.g. its comments)"
+            : "";
     throw ConfigError("submit: sbatch failed (exit " + std::to_string(r.exit_code) +
-                      "): " + r.output);
+                      "): " + r.output + size_hint);
   }
   // --parsable: "JOBID" or "JOBID;CLUSTER" on the last line.
   std::string job = r.output;

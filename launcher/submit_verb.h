@@ -15,4 +15,8 @@ namespace trm::launcher {
 // `sbatch --parsable` on it and prints the job id and the log path. 0 on success.
 int submit_verb(SubmitOptions options, const std::vector<std::string>& unparsed, std::ostream& out);
 
+// The MPI plugin names in the output of `srun --mpi=list` (indented names, and the versions after
+// "available:"); empty for output of another form.
+std::vector<std::string> srun_mpi_plugins(const std::string& listing);
+
 }  // namespace trm::launcher

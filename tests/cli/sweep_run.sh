@@ -102,7 +102,7 @@ rc=$?
 # --from-journal on a file its journal accounts for: said so, nothing set aside.
 "$bin" resume "$work/c.h5" --from-journal >"$work/c.fj" 2>&1
 rc=$?
-{ [ $rc -eq 0 ] && grep -qF -- "--from-journal: the journal already holds everything" "$work/c.fj" &&
+{ [ $rc -eq 0 ] && grep -qF -- "holds nothing its journal lacks: nothing to rebuild" "$work/c.fj" &&
   ! ls "$work"/c.h5.before-rebuild* >/dev/null 2>&1; } && ok ||
   fail "resume --from-journal of a healthy file: exit $rc: $(cat "$work/c.fj")"
 

@@ -53,10 +53,11 @@ bash -n "$work/job.sbatch" && ok || fail "the rendered script is not valid bash"
 # Runs the script as slurmd would: $1 = srun behaviour, $2 = SLURM_RESTART_COUNT, $3 = signal to
 # send; $array_env (e.g. "SLURM_ARRAY_JOB_ID=76 SLURM_ARRAY_TASK_ID=1") for an array task.
 array_env=
+job_script="$work/job.sbatch"
 run_job() {
   rm -f "$work"/srun.* "$work"/scontrol.args
   (cd "$work" && exec env PATH="$work/bin:$PATH" STUB_DIR="$work" STUB_SRUN=$1 SLURM_JOB_ID=77 \
-    SLURM_RESTART_COUNT=$2 $array_env bash "$work/job.sbatch") >"$work/job.out" 2>&1 &
+    SLURM_RESTART_COUNT=$2 $array_env bash "$job_script") >"$work/job.out" 2>&1 &
   local pid=$!
   if [ -n "${3:-}" ]; then
     for _ in $(seq 100); do [ -e "$work/srun.ready" ] && break; sleep 0.1; done
@@ -99,12 +100,31 @@ rc=$?
 [ ! -e "$work/scontrol.args" ] && [ $rc -eq 5 ] && grep -q "2 requeues used" "$work/job.out" && ok ||
   fail "USR1 after 2 of 2 requeues: exit $rc (want 5), requeued: $(cat "$work/scontrol.args" 2>/dev/null)"
 
-# An array task requeues itself only: ARRAYID_TASK (the bare array id would requeue every task).
+# A plain job submitted from inside an array task inherits SLURM_ARRAY_*: it still requeues
+# itself, not that task.
 array_env="SLURM_ARRAY_JOB_ID=76 SLURM_ARRAY_TASK_ID=1"
+run_job wait 0 USR1
+[ "$(tr '\n' ' ' <"$work/scontrol.args" 2>/dev/null)" = "requeue 77 " ] && ok ||
+  fail "plain job with an inherited SLURM_ARRAY_*: want 'scontrol requeue 77': $(cat "$work/scontrol.args" 2>/dev/null)"
+# An array task requeues itself only: ARRAYID_TASK (the bare array id would requeue every task).
+"$bin" submit "$evil/spec \$(id).toml" -o "$evil/r.h5" --array 2 --time 10:00 --grace 60 \
+  --max-requeues 2 --dry-run >"$work/array.sbatch" 2>"$work/err" || fail "array dry-run: $(cat "$work/err")"
+job_script="$work/array.sbatch"
 run_job wait 0 USR1
 [ "$(tr '\n' ' ' <"$work/scontrol.args" 2>/dev/null)" = "requeue 76_1 " ] && ok ||
   fail "array task, USR1: want 'scontrol requeue 76_1': $(cat "$work/scontrol.args" 2>/dev/null)"
 array_env=
+job_script="$work/job.sbatch"
+
+# A spec saved with CRLF line endings: the script holds no carriage return (sbatch refuses DOS
+# line breaks), and the job's copy of the spec is the file, byte for byte.
+sed 's/$/\r/' "$src/tests/sweep/tiny_sweep.toml" >"$work/crlf.toml"
+"$bin" submit "$work/crlf.toml" -o "$work/crlf.h5" --dry-run >"$work/crlf.sbatch" 2>"$work/err" &&
+  ! grep -q $'\r' "$work/crlf.sbatch" && ok || fail "CRLF spec: $(cat "$work/err"), or a CR in the script"
+job_script="$work/crlf.sbatch"
+run_job exit:0 0
+cmp -s "$work/crlf.toml" "$work/srun.spec" && ok || fail "the CRLF spec's copy differs from the file"
+job_script="$work/job.sbatch"
 
 run_job wait 0 TERM
 rc=$?
@@ -129,7 +149,7 @@ check_bad "no sweep spec at" "$work/none.toml" -o "$work/x.h5" --dry-run
 check_bad "the folder $work/nowhere does not exist" "$spec" -o "$work/nowhere/x.h5" --dry-run
 check_bad "--log $work/nowhere/x-%j.log: the folder $work/nowhere does not exist" "$spec" -o "$work/x.h5" \
   --log "$work/nowhere/x-%j.log" --dry-run
-check_bad "sbatch reads --no-req as --no-requeue; the script sets --no-requeue itself" "$spec" \
+check_bad "sbatch reads --no-req as --no-requeue, which the script sets" "$spec" \
   -o "$work/x.h5" --extra-sbatch=--no-req --dry-run
 check_bad "no backslash" "$spec" -o "$work/back\\slash.h5" --dry-run
 mkdir -p "$work/adir"

@@ -10,6 +10,7 @@
 #include "core/errors.h"
 #include "launcher/sbatch_script.h"
 #include "launcher/submit_options.h"
+#include "launcher/submit_verb.h"
 
 namespace {
 
@@ -190,8 +191,16 @@ TEST(SbatchOptions, AnAbbreviatedReservedDirectiveIsRefused) {
     auto o = cpu_options();
     o.extra_sbatch = {given};
     const auto e = validation_error(o);
-    EXPECT_NE(e.find("the script sets " + full), std::string::npos) << given << ": " << e;
+    EXPECT_NE(e.find(" as " + full + ", which the script sets"), std::string::npos)
+        << given << ": " << e;
   }
+  // A prefix of several (sbatch itself calls it ambiguous) names them all.
+  auto ambiguous = cpu_options();
+  ambiguous.extra_sbatch = {"--no"};
+  EXPECT_NE(validation_error(ambiguous).find(
+                "--no abbreviates options the script sets (--nodes, --no-requeue)"),
+            std::string::npos)
+      << validation_error(ambiguous);
   auto o = cpu_options();
   o.extra_sbatch = {"--gpus=4 --exclusive --mem-per-cpu=4G"};
   EXPECT_EQ(validation_error(o), "");
@@ -258,8 +267,8 @@ TEST(SbatchScript, TheMpiJobIsNoArrayAndRunsNoShard) {
       trm::launcher::render_sbatch(trm::launcher::validated(cpu_options(), context()), context());
   EXPECT_EQ(s.find("--array"), std::string::npos) << s;
   EXPECT_EQ(s.find("--shard"), std::string::npos) << s;
-  // One results file: no task number in its path (the id line names a task only in an array).
-  EXPECT_EQ(line_starting(s, "results=").find("SLURM_ARRAY_TASK_ID"), std::string::npos) << s;
+  // A plain job reads no SLURM_ARRAY_* (it may inherit them from the shell that submitted it).
+  EXPECT_EQ(s.find("SLURM_ARRAY"), std::string::npos) << s;
 }
 
 TEST(SbatchScript, ArrayTaskRunsItsShardIntoItsOwnFileAndLog) {
@@ -273,10 +282,7 @@ TEST(SbatchScript, ArrayTaskRunsItsShardIntoItsOwnFileAndLog) {
   EXPECT_NE(s.find("#SBATCH --requeue\n"), std::string::npos);
   // The task requeues itself only: ARRAYID_TASK, where the bare array id would requeue them all.
   EXPECT_NE(s.find("scontrol requeue \"$job\""), std::string::npos) << s;
-  EXPECT_NE(s.find("[ -n \"${SLURM_ARRAY_JOB_ID:-}\" ] && "
-                   "job=${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\n"),
-            std::string::npos)
-      << s;
+  EXPECT_NE(s.find("\njob=${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\n"), std::string::npos) << s;
   EXPECT_EQ(bash_value(line_starting(s, "results="), "results", 1), "/scratch/ada/tiny.task1.h5");
 }
 
@@ -316,4 +322,25 @@ TEST(SbatchOptions, AnArrayIsOneNodePerTaskNoMoreTasksThanTrialsAndOneLogPerTask
   auto directive = cpu_options();
   directive.extra_sbatch = {"--array=0-3"};
   EXPECT_NE(validation_error(directive).find("use trm-sweep submit --array"), std::string::npos);
+}
+
+// The spec's text in the script: bash reads back every byte (quotes, backslashes, $(...),
+// UTF-8, a tab, control bytes, no final newline), and the script holds no carriage return,
+// which sbatch refuses ("DOS line breaks") where a spec was saved with CRLF.
+TEST(SbatchScript, TheSpecTextReadsBackExactlyWithoutACarriageReturnInTheScript) {
+  const std::string text =
+      "# it's \"q\" \\ $HOME `touch x` $(touch x) \xc3\xbc\t%j {{SPEC}}\r\n[sweep]\r\n"
+      "name = 'a'\x01\x7f\r\nseeds = 1";
+  const std::string word = trm::launcher::ansi_c_quote(text);
+  EXPECT_EQ(word.find('\r'), std::string::npos) << word;
+  EXPECT_EQ(bash_value("v=" + word, "v", 0), text);
+}
+
+TEST(SbatchScript, SrunsMpiPluginListIsParsedForNamesOnly) {
+  const auto names = trm::launcher::srun_mpi_plugins(
+      "MPI plugin types are...\n\tpmix\n\tnone\n\tcray_shasta\n\tpmi2\n"
+      "specific pmix plugin versions available: pmix_v4,pmix_v5\n");
+  EXPECT_EQ(names, (std::vector<std::string>{"pmix", "none", "cray_shasta", "pmi2", "pmix_v4",
+                                             "pmix_v5"}));
+  EXPECT_TRUE(trm::launcher::srun_mpi_plugins("srun: error: something else\n").empty());
 }
