@@ -25,6 +25,12 @@ class DataError : public UserError {
   using UserError::UserError;
 };
 
+// Work given up because a stop was asked for (a signal) before it could finish: not an error.
+class Stopped : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // A bug: an invariant of trm-sweep's own code does not hold.
 class InternalError : public std::logic_error {
  public:

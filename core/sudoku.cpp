@@ -203,10 +203,21 @@ void check_split_spec(const SudokuSplitSpec& s) {
   }
 }
 
-std::vector<SudokuPuzzle> generate_originals(const SudokuSplitSpec& s, std::mt19937_64& rng) {
+// Asks `stop` every 16 puzzles (a 9x9 one takes about a millisecond); throws Stopped when it says
+// so.
+void check_stop(const std::function<bool()>& stop, int64_t i) {
+  if (stop && (i & 15) == 0 && stop()) {
+    throw Stopped("stopped while making the puzzles");
+  }
+}
+
+std::vector<SudokuPuzzle> generate_originals(const SudokuSplitSpec& s, std::mt19937_64& rng,
+                                             const std::function<bool()>& stop = {}) {
   std::vector<SudokuPuzzle> originals;
-  for (int64_t i = 0; i < s.num_puzzles; ++i)
+  for (int64_t i = 0; i < s.num_puzzles; ++i) {
+    check_stop(stop, i);
     originals.push_back(generate_sudoku(s.box, s.givens, rng));
+  }
   return originals;
 }
 
@@ -301,13 +312,14 @@ PuzzleArrays make_sudoku_split(const SudokuSplitSpec& spec) {
 
 std::pair<PuzzleArrays, PuzzleArrays> make_sudoku_train_test(const SudokuSplitSpec& train,
                                                              int64_t test_puzzles,
-                                                             uint64_t test_seed) {
+                                                             uint64_t test_seed,
+                                                             const std::function<bool()>& stop) {
   check_split_spec(train);
   if (test_puzzles < 1 || test_puzzles > INT32_MAX) {
     throw ConfigError("test_puzzles = " + std::to_string(test_puzzles) + ": must be in [1, 2^31)");
   }
   std::mt19937_64 rng(train.seed);
-  const auto originals = generate_originals(train, rng);
+  const auto originals = generate_originals(train, rng, stop);
   PuzzleArrays train_arrays = to_arrays(train.box, originals, train.num_aug, rng);
 
   std::map<std::vector<int>, std::vector<const SudokuGrid*>> train_by_signature;
@@ -327,6 +339,7 @@ std::pair<PuzzleArrays, PuzzleArrays> make_sudoku_train_test(const SudokuSplitSp
   std::set<std::string> test_seen;
   const int64_t max_draws = 20 * test_puzzles + 1000;  // redraws are rare except in tiny 4x4 spaces
   for (int64_t draws = 0; static_cast<int64_t>(test.size()) < test_puzzles; ++draws) {
+    check_stop(stop, draws);
     if (draws == max_draws) {
       throw ConfigError(
           "test_puzzles = " + std::to_string(test_puzzles) + ": only " +

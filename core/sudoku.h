@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <utility>
 #include <vector>
@@ -93,10 +94,11 @@ PuzzleArrays make_sudoku_split(const SudokuSplitSpec& spec);
 // The train split of make_sudoku_split(train) and a test split of `test_puzzles` originals (same
 // box and givens, no augmentation) drawn from `test_seed`; a test puzzle equivalent to a train
 // original (hence to any of its augmentations) or equal to an earlier test puzzle is redrawn.
-// ConfigError when too few such puzzles exist (small 4x4 spaces).
-std::pair<PuzzleArrays, PuzzleArrays> make_sudoku_train_test(const SudokuSplitSpec& train,
-                                                             int64_t test_puzzles,
-                                                             uint64_t test_seed);
+// ConfigError when too few such puzzles exist (small 4x4 spaces). `stop`, when given, is asked
+// every 16 puzzles drawn: true throws Stopped (a large split takes minutes to draw).
+std::pair<PuzzleArrays, PuzzleArrays> make_sudoku_train_test(
+    const SudokuSplitSpec& train, int64_t test_puzzles, uint64_t test_seed,
+    const std::function<bool()>& stop = {});
 
 // Portable draws from the generator, shared by sudoku.cpp and sudoku_solver.cpp: the standard
 // distributions differ between libraries, and a data set must not depend on the compiler.

@@ -42,8 +42,14 @@ std::vector<std::string> trial_problems(const TrialConfig& c) {
   in_range("train.lr", t.lr, 0.0, 1.0);
   in_range("train.lr_min_ratio", t.lr_min_ratio, 0.0, 1.0);
   in_range("train.weight_decay", t.weight_decay, 0.0, 1e3);
-  in_range("train.beta1", t.beta1, 0.0, 1.0);
-  in_range("train.beta2", t.beta2, 0.0, 1.0);
+  // Below 1: AdamATan2's bias corrections divide by 1 - beta^t.
+  auto below_one = [&](std::string_view key, double value) {
+    if (!(value >= 0.0 && value < 1.0)) {
+      p.push_back(std::string(key) + " = " + format_double(value) + ": valid range [0, 1)");
+    }
+  };
+  below_one("train.beta1", t.beta1);
+  below_one("train.beta2", t.beta2);
   in_range("train.puzzle_emb_lr", t.puzzle_emb_lr, 0.0, 1.0);
   in_range("train.puzzle_emb_weight_decay", t.puzzle_emb_weight_decay, 0.0, 1e3);
   in_range("train.ema_rate", t.ema_rate, 0.0, 1.0);

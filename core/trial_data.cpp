@@ -6,7 +6,7 @@
 
 namespace trm::core {
 
-TrialData make_trial_data(const DataConfig& d) {
+TrialData make_trial_data(const DataConfig& d, const std::function<bool()>& stop) {
   SudokuSplitSpec spec;
   spec.box = static_cast<int>(d.box);
   spec.num_puzzles = d.train_puzzles;
@@ -15,7 +15,7 @@ TrialData make_trial_data(const DataConfig& d) {
   spec.seed = static_cast<uint64_t>(d.seed);
   // The test split's own stream, far from any train seed a user would pick.
   const uint64_t test_seed = static_cast<uint64_t>(d.seed) ^ 0x7e57'5eed'0000'0000ULL;
-  auto [train, test] = make_sudoku_train_test(spec, d.test_puzzles, test_seed);
+  auto [train, test] = make_sudoku_train_test(spec, d.test_puzzles, test_seed, stop);
   return {std::move(train), std::move(test)};
 }
 

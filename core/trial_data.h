@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/sudoku.h"
@@ -15,8 +16,9 @@ struct TrialData {
   PuzzleArrays test;
 };
 
-// Builds the splits a DataConfig describes (deterministic from data.seed).
-TrialData make_trial_data(const DataConfig& d);
+// Builds the splits a DataConfig describes (deterministic from data.seed). `stop`, when given,
+// is asked now and then while the puzzles are drawn: true throws Stopped.
+TrialData make_trial_data(const DataConfig& d, const std::function<bool()>& stop = {});
 
 // An endless stream of training examples: epoch e visits every group once in an order shuffled by
 // (seed, e), taking one random puzzle of the group and all its examples in random order. Batches

@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -305,8 +306,14 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
     return true;
   };
 
-  const core::TrialData data = core::make_trial_data(config.data);
+  std::optional<core::TrialData> made;
+  try {
+    // A large split takes minutes to draw: a stop signal ends the drawing.
+    made.emplace(core::make_trial_data(config.data, [] { return g_stop_signal != 0; }));
+  } catch (const Stopped&) {
+  }
   if (stopped_in_setup()) return kExitStopped;
+  const core::TrialData& data = *made;
   const auto givens = core::givens_summary(data.train);
   if (givens.min > config.data.givens) {
     // Removing any more given would leave a second solution: say so rather than train on easier
@@ -386,8 +393,10 @@ int eval_verb(const core::TrialConfig& config, const EvalOptions& options, std::
   at::set_num_threads(static_cast<int>(options.threads > 0 ? options.threads : usable_cores()));
   if (fs::is_directory(options.weights))
     throw ConfigError("--weights " + options.weights + ": is a folder; give the .pt file");
-  if (!fs::is_regular_file(options.weights))
+  if (!fs::exists(options.weights))
     throw ConfigError("--weights " + options.weights + ": no such file");
+  if (!fs::is_regular_file(options.weights))
+    throw ConfigError("--weights " + options.weights + ": not a regular file; give the .pt file");
   const core::TrialData data = core::make_trial_data(config.data);
   core::Trainer trainer(config, data, device);
   const std::string kind = trainer.load_weights(options.weights);

@@ -140,6 +140,9 @@ rc=$?
 "$bin" eval --config "$work/tiny.toml" --weights "$work/nowhere.pt" >/dev/null 2>"$work/none.err"
 [ $? -eq 2 ] && grep -q "nowhere.pt: no such file" "$work/none.err" && ok ||
   fail "eval of a missing file: $(cat "$work/none.err")"
+"$bin" eval --config "$work/tiny.toml" --weights /dev/null >/dev/null 2>"$work/devnull.err"
+[ $? -eq 2 ] && grep -q "/dev/null: not a regular file" "$work/devnull.err" && ok ||
+  fail "eval of /dev/null: $(cat "$work/devnull.err")"
 
 # --- a stop request that comes while the trial starts ------------------------------------
 # A sweep's trial process starts with SIGTERM blocked until its handler is in place: one sent
@@ -162,17 +165,48 @@ run --out "$work/early" >"$work/early2.out" 2>/dev/null
 [ $? -eq 0 ] && [ "$(result "$work/early2.out")" = "$(result "$work/straight.out")" ] && ok ||
   fail "the run stopped before its first step did not end as the straight one"
 
-# A second signal, a second or more after the first, ends the process at once: the first waits
-# for a step boundary, and making 9x9 puzzles (no step yet) takes seconds.
+# Waits until process $1 has blocked its stop signals (taken by its own thread): before that,
+# SIGTERM kills it.
+wait_blocked() {
+  local blocked
+  for _ in $(seq 200); do
+    blocked=$(awk '/^SigBlk/ {print $2}' "/proc/$1/status" 2>/dev/null)
+    [ -n "$blocked" ] && (( (16#$blocked >> 14) & 1 )) && return 0
+    sleep 0.05
+  done
+}
+
+# A stop signal while the puzzles are made (20000 9x9 ones take many seconds; a large
+# test_puzzles took hours) ends the making within moments: exit 5, before the first step.
 # (SIGTERM: a script's background job ignores SIGINT, as the shell sets it.)
-"$bin" train --config "$work/tiny.toml" --threads 1 --out "$work/twice" --set data.box=3 \
+"$bin" train --config "$work/tiny.toml" --threads 1 --out "$work/making" --set data.box=3 \
   --set data.givens=30 --set data.train_puzzles=20000 --set model.vocab_size=11 \
-  --set model.seq_len=81 >"$work/twice.out" 2>"$work/twice.err" &
+  --set model.seq_len=81 >"$work/making.out" 2>"$work/making.err" &
 pid=$!
-# Once its stop signals are blocked (taken by its own thread): before that, SIGTERM kills it.
-for _ in $(seq 200); do
-  blocked=$(awk '/^SigBlk/ {print $2}' "/proc/$pid/status" 2>/dev/null)
-  [ -n "$blocked" ] && (( (16#$blocked >> 14) & 1 )) && break
+wait_blocked $pid
+sleep 0.5
+kill -TERM $pid
+for _ in $(seq 30); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then
+  kill -9 $pid
+  fail "a SIGTERM while the puzzles are made did not end train within 3 s"
+else
+  wait $pid
+  rc=$?
+  [ $rc -eq 5 ] && grep -q "stopped before the first step (signal 15)" "$work/making.out" && ok ||
+    fail "a SIGTERM while the puzzles are made: exit $rc (want 5), $(cat "$work/making.out" "$work/making.err")"
+fi
+
+# A second signal, a second or more after the first, ends the process at once: the first waits
+# for the step boundary, and this step takes seconds (9x9, D 256, batch 128, on one thread).
+"$bin" train --config "$work/tiny.toml" --threads 1 --out "$work/twice" --set data.box=3 \
+  --set data.givens=30 --set data.train_puzzles=30 --set data.test_puzzles=5 \
+  --set model.vocab_size=11 --set model.seq_len=81 --set model.hidden_size=256 \
+  --set model.h_cycles=3 --set model.l_cycles=4 --set train.batch_size=128 --set train.steps=20 \
+  >"$work/twice.out" 2>"$work/twice.err" &
+pid=$!
+for _ in $(seq 600); do
+  [ -s "$work/twice/metrics.jsonl" ] && break  # step 1 done: step 2 has just begun
   sleep 0.05
 done
 kill -TERM $pid

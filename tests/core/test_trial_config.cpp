@@ -111,6 +111,15 @@ TEST(TrialConfigValidation, ModelAndDataMustAgreeAndEveryProblemIsListed) {
   EXPECT_TRUE(trial_problems(c).empty());
   c.model.l_cycles = 0;
   EXPECT_EQ(trial_problems(c).at(0), "model.l_cycles = 0: must be >= 1");
+  // beta = 1 passed the check and then failed in AdamATan2 as an internal error (its bias
+  // corrections divide by 1 - beta^t).
+  c.model.l_cycles = 2;
+  c.train.beta1 = 1.0;
+  c.train.beta2 = 1.0;
+  const auto betas = trial_problems(c);
+  ASSERT_EQ(betas.size(), 2u);
+  EXPECT_EQ(betas[0], "train.beta1 = 1: valid range [0, 1)");
+  EXPECT_EQ(betas[1], "train.beta2 = 1: valid range [0, 1)");
 }
 
 TEST(TrialConfigSteps, EpochsBecomeStepsAsTheReference) {
