@@ -3,7 +3,9 @@
 //  - SwiGLU forward + backward as separate ops (silu, mul, two matmuls) against the one node of
 //    core/swiglu_function.h: time per call and the bytes each keeps for the backward;
 //  - residual add + RMSNorm forward + backward (core/layers.h's rms_norm(x + y)) against
-//    core/add_rms_norm.h, over the last axis and over axis 0 (the token-MLP's norm).
+//    core/add_rms_norm.h, over the last axis and over axis 0 (the token-MLP's norm);
+//  - the attention's products, forward + backward (qkv projection, q k^T, probs v, o_proj) by
+//    at::linear / at::matmul (LibTorch's BLAS) against core/matmul_function.h (oneDNN's sgemm).
 //
 // Usage: bench_fused [--threads N] [--seconds S]
 #include <ATen/ATen.h>
@@ -19,6 +21,7 @@
 #include "core/add_rms_norm.h"
 #include "core/heap.h"
 #include "core/layers.h"
+#include "core/matmul_function.h"
 #include "core/swiglu_function.h"
 #include "core/swiglu_pointwise.h"
 
@@ -121,8 +124,8 @@ int main(int argc, char** argv) {
       p = s.mul_(u);
     };
     auto bwd_one = [&] {
-      trm::core::swiglu_backward(gu.data_ptr<float>(), dp.data_ptr<float>(),
-                                 dgu.data_ptr<float>(), p.data_ptr<float>(), l);
+      trm::core::swiglu_backward(gu.data_ptr<float>(), dp.data_ptr<float>(), dgu.data_ptr<float>(),
+                                 p.data_ptr<float>(), l);
     };
     for (const auto& [name, a, b] :
          {std::tuple<const char*, std::function<void()>, std::function<void()>>{"forward", fwd_ops,
@@ -152,6 +155,41 @@ int main(int argc, char** argv) {
     std::printf("| over %s | %.2f | %.2f | %.2fx |\n",
                 dim == 0 ? "axis 0 (positions)" : "the last axis (channels)", t_ops / 2 * 1e3,
                 t_node / 2 * 1e3, t_ops / t_node);
+  }
+
+  // The attention's products as core/layers.cpp runs them (8 heads of 64), the softmax between.
+  std::printf(
+      "\n| attention products, forward + backward, [%lld, %lld, %lld], 8 heads | at::linear / "
+      "at::matmul ms | core/matmul_function.h ms | speed-up |\n",
+      static_cast<long long>(B), static_cast<long long>(S), static_cast<long long>(D));
+  std::printf("|---|---:|---:|---:|\n");
+  {
+    const int64_t H = 8, hd = D / H;
+    auto x = at::randn({B, S, D}).requires_grad_();
+    auto w_qkv = (at::randn({3 * D, D}) * 0.04).requires_grad_();
+    auto w_o = (at::randn({D, D}) * 0.04).requires_grad_();
+    const auto g = at::randn({B, S, D});
+    const auto attention = [&](bool nodes) {
+      const auto lin = [&](const at::Tensor& in, const at::Tensor& w) {
+        return nodes ? trm::core::dense(in, w) : at::linear(in, w);
+      };
+      const auto mm = [&](const at::Tensor& a, const at::Tensor& b) {
+        return nodes ? trm::core::batched_matmul(a, b) : at::matmul(a, b);
+      };
+      const auto qkv = lin(x, w_qkv).view({B, S, 3 * H, hd});
+      const auto q = qkv.slice(2, 0, H).transpose(1, 2), k = qkv.slice(2, H, 2 * H).transpose(1, 2),
+                 v = qkv.slice(2, 2 * H).transpose(1, 2);
+      const auto probs = at::softmax(mm(q, k.transpose(-2, -1)) / 8.0, -1);
+      const auto out = mm(probs, v).transpose(1, 2).reshape({B, S, D});
+      lin(out, w_o).backward(g);
+    };
+    double t_aten = 0, t_nodes = 0;
+    for (int round = 0; round < 2; ++round) {
+      t_aten += time_it([&] { attention(false); }, seconds / 4);
+      t_nodes += time_it([&] { attention(true); }, seconds / 4);
+    }
+    std::printf("| float32 | %.1f | %.1f | %.2fx |\n", t_aten / 2 * 1e3, t_nodes / 2 * 1e3,
+                t_aten / t_nodes);
   }
   return 0;
 }

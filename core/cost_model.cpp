@@ -106,8 +106,9 @@ double block_saved_bytes(const ModelConfig& c, double a) {
     mixer = (S * D + 2.0 * it * D) * a;  // the same SwiGLU over positions
   } else {
     // The qkv projection's input; nothing of RoPE (its products are with the cos/sin buffers,
-    // which need no gradient, so autograd keeps only those); the contiguous copies at::matmul
-    // makes of the transposed q and k (float32: the scores are) and v for its batched products;
+    // which need no gradient, so autograd keeps only those); q and k in float32 (the scores
+    // are) and v, as copies (at::matmul's batched products on a GPU) or as they leave RoPE and
+    // a compact copy of v (core/matmul_function.h on a CPU);
     // the softmax output (float32, plus its bfloat16 copy); the o_proj input.
     mixer =
         S * D * a + 2.0 * S * D * 4.0 + S * D * a + H * S * S * (4.0 + (low ? a : 0.0)) + S * D * a;

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/record_function.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -29,8 +30,8 @@ constexpr bool kBuiltWithOnednn = false;
 #ifdef TRM_HAVE_ONEDNN
 bool onednn_enabled() { return std::strcmp(gemm_backend(), "onednn") == 0; }
 
-// Row-major operand as (pointer, 'N' or 'T', leading dimension) for dnnl_sgemm, or nullopt-like
-// {nullptr} when neither the tensor nor its transpose is a strided row-major matrix.
+// Row-major operand as (pointer, 'N' or 'T', leading dimension) for dnnl_sgemm, or {nullptr}
+// when neither the tensor nor its transpose is a strided row-major matrix.
 struct Operand {
   const float* data = nullptr;
   char trans = 'N';
@@ -38,17 +39,21 @@ struct Operand {
 };
 
 Operand as_operand(const at::Tensor& t) {
-  const int64_t rows = t.size(0), cols = t.size(1);
-  const int64_t s0 = t.stride(0), s1 = t.stride(1);
-  if ((s1 == 1 || cols == 1) && s0 >= std::max<int64_t>(cols, 1))
-    return {t.data_ptr<float>(), 'N', std::max<int64_t>(s0, 1)};
-  if ((s0 == 1 || rows == 1) && s1 >= std::max<int64_t>(rows, 1))
-    return {t.data_ptr<float>(), 'T', std::max<int64_t>(s1, 1)};
-  return {};
+  const auto o = sgemm_operand(t.size(0), t.size(1), t.stride(0), t.stride(1));
+  if (o.trans == 0) return {};
+  return {t.data_ptr<float>(), o.trans, o.ld};
 }
 #endif
 
 }  // namespace
+
+SgemmOperand sgemm_operand(int64_t rows, int64_t cols, int64_t s0, int64_t s1) {
+  if ((s1 == 1 || cols == 1) && s0 >= std::max<int64_t>(cols, 1))
+    return {'N', std::max<int64_t>(s0, 1)};
+  if ((s0 == 1 || rows == 1) && s1 >= std::max<int64_t>(rows, 1))
+    return {'T', std::max<int64_t>(s1, 1)};
+  return {};
+}
 
 const char* gemm_backend_for(const char* trm_gemm, bool built_with_onednn) {
   const std::string v = trm_gemm == nullptr ? "" : trm_gemm;

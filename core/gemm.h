@@ -27,6 +27,15 @@ void warm_up_raw_sgemm();
 void raw_sgemm(char ta, char tb, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda,
                const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate = false);
 
+// How raw_sgemm reads a [rows, cols] matrix stored with strides (s0, s1): trans 'N' with ld = s0
+// (rows contiguous), 'T' with ld = s1 (columns contiguous), or trans = 0 when it can read neither
+// (the caller makes the matrix contiguous first).
+struct SgemmOperand {
+  char trans = 0;
+  int64_t ld = 0;
+};
+SgemmOperand sgemm_operand(int64_t rows, int64_t cols, int64_t s0, int64_t s1);
+
 // Which library gemm() uses for float32 CPU tensors in this process: "onednn" or "aten". Read
 // once from TRM_GEMM (see gemm_backend_for); throws ConfigError on a value it cannot honour.
 const char* gemm_backend();

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/config.h"
+#include "core/matmul_function.h"
 #include "core/swiglu_function.h"
 
 namespace trm::core {
@@ -45,7 +46,7 @@ CastedLinearImpl::CastedLinearImpl(int64_t in_features, int64_t out_features, bo
 
 at::Tensor CastedLinearImpl::forward(const at::Tensor& x) {
   const auto w = weight.to(x.scalar_type());
-  return bias.defined() ? at::linear(x, w, bias.to(x.scalar_type())) : at::linear(x, w);
+  return dense(x, w, bias.defined() ? bias.to(x.scalar_type()) : at::Tensor());
 }
 
 CastedEmbeddingImpl::CastedEmbeddingImpl(int64_t num, int64_t dim, double init_std) {
@@ -110,10 +111,10 @@ at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k
   // attention kernels the reference's scaled_dot_product_attention runs in bfloat16 on a GPU:
   // scores rounded to bfloat16 (8 bits) before the softmax move its probabilities by several
   // percent once they reach a few tens.
-  const auto scores = at::matmul(q.to(at::kFloat), k.to(at::kFloat).transpose(-2, -1)) /
+  const auto scores = batched_matmul(q.to(at::kFloat), k.to(at::kFloat).transpose(-2, -1)) /
                       std::sqrt(static_cast<double>(q.size(-1)));
   const auto probs = at::softmax(scores, -1, at::kFloat).to(v.scalar_type());
-  return at::matmul(probs, v);
+  return batched_matmul(probs, v);
 }
 
 AttentionImpl::AttentionImpl(int64_t hidden, int64_t num_heads)

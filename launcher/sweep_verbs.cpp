@@ -9,6 +9,7 @@
 
 #include "core/config_fields.h"
 #include "core/errors.h"
+#include "core/gemm.h"
 #include "launcher/train_verb.h"
 #include "sweep/expand.h"
 #include "sweep/plan.h"
@@ -27,15 +28,19 @@ constexpr double kCpuTrainingEfficiency = 0.40;
 // card's dense peak); say so in the output rather than pretend it was measured.
 constexpr double kAssumedCudaGflops = 50000.0;
 
+// The float32 matmul peak of the library the model's products run in (core/gemm.h: oneDNN's sgemm
+// where it is the backend, else LibTorch's BLAS), times kCpuTrainingEfficiency. at::mm measured
+// 26-43 GFLOP/s where Debian's OpenBLAS does not know the CPU and oneDNN 164-250 (BENCHMARKS.md),
+// which made every predicted time 5-8x too long.
 double measured_cpu_gflops() {
   at::set_num_threads(static_cast<int>(usable_cores()));
   const int64_t n = 1024;
   const auto a = at::randn({n, n}), b = at::randn({n, n});
-  auto c = at::mm(a, b);
+  (void)core::gemm(a, b);
   double best = 0;
   for (int rep = 0; rep < 3; ++rep) {
     const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < 4; ++i) at::mm_out(c, a, b);
+    for (int i = 0; i < 4; ++i) (void)core::gemm(a, b);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     best = std::max(best, 2.0 * n * n * n * 4 / s / 1e9);
   }

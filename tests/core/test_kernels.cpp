@@ -12,6 +12,7 @@
 
 #include "core/errors.h"
 #include "core/gemm.h"
+#include "core/matmul_function.h"
 #include "core/swiglu_function.h"
 #include "core/swiglu_pointwise.h"
 
@@ -37,8 +38,10 @@ TEST(Gemm, EqualsTheFloat64ProductForEveryOperandLayout) {
   check(a, b, "plain");
   check(a.t().contiguous().t(), b, "a transposed view");
   check(a, b.t().contiguous().t(), "b transposed view");
-  check(at::randn({300, 60}).t(), at::randn({300, 20}), "a weight gradient (a transposed, K long, M > N)");
-  check(at::randn({300, 20}).t(), at::randn({300, 60}), "a weight gradient (a transposed, K long, M < N)");
+  check(at::randn({300, 60}).t(), at::randn({300, 20}),
+        "a weight gradient (a transposed, K long, M > N)");
+  check(at::randn({300, 20}).t(), at::randn({300, 60}),
+        "a weight gradient (a transposed, K long, M < N)");
   check(at::randn({97, 37}).t(), at::randn({53, 97}).t(), "both transposed");
   check(at::randn({37, 200}).narrow(1, 10, 97), b, "a row-strided slice");
   check(a, at::randn({1, 53}).expand({97, 53}), "an expanded b");
@@ -62,8 +65,8 @@ TEST(Gemm, TheBackendVariableTakesOnlyValuesItCanHonour) {
   EXPECT_STREQ(gemm_backend_for("aten", true), "aten");
   EXPECT_STREQ(gemm_backend_for("aten", false), "aten");
   EXPECT_STREQ(gemm_backend_for("onednn", true), "onednn");
-  for (const auto& [value, built] : {std::pair<const char*, bool>{"blas", true}, {"ATEN", true},
-                                     {"onednn", false}}) {
+  for (const auto& [value, built] :
+       {std::pair<const char*, bool>{"blas", true}, {"ATEN", true}, {"onednn", false}}) {
     try {
       gemm_backend_for(value, built);
       ADD_FAILURE() << value << " accepted";
@@ -165,6 +168,76 @@ TEST(SwiGluPointwise, TheMlpNodeEqualsAutogradOnTheSeparateFloat64Ops) {
     EXPECT_TRUE(close(x.grad(), xd.grad(), 1e-5, 1e-5)) << where;
     EXPECT_TRUE(close(wgu.grad(), wgud.grad(), 1e-5, 1e-5)) << where;
     EXPECT_TRUE(close(wd.grad(), wdd.grad(), 1e-5, 1e-5)) << where;
+  }
+}
+
+// The linear layers' node (core/matmul_function.h, dense), value and the gradients of x, w and bias
+// against float64 autograd: a 3-D input, a transposed (non-contiguous) one, one that needs no
+// gradient (only w and bias get one), and the no-grad path, which must give the same value.
+TEST(MatmulNodes, DenseEqualsFloat64Autograd) {
+  at::manual_seed(21);
+  const auto w0 = at::randn({19, 33}) * 0.2, b0 = at::randn({19});
+  for (const int input : {0, 1, 2}) {
+    const auto x0 = input == 1 ? at::randn({4, 33, 7}).transpose(1, 2) : at::randn({4, 7, 33});
+    const bool x_grad = input != 2;
+    const auto dy = at::randn({4, 7, 19});
+    auto x = x0.clone().requires_grad_(x_grad), w = w0.clone().requires_grad_(),
+         b = b0.clone().requires_grad_();
+    auto xd = x0.to(at::kDouble).requires_grad_(x_grad), wd = w0.to(at::kDouble).requires_grad_(),
+         bd = b0.to(at::kDouble).requires_grad_();
+    const auto y = dense(x, w, b);
+    const auto yd = at::linear(xd, wd, bd);
+    ASSERT_EQ(y.sizes(), yd.sizes()) << input;
+    (y * dy).sum().backward();
+    (yd * dy.to(at::kDouble)).sum().backward();
+    EXPECT_TRUE(close(y, yd, 1e-5, 1e-5)) << input;
+    if (x_grad) {
+      EXPECT_TRUE(close(x.grad(), xd.grad(), 1e-5, 1e-5)) << input;
+    } else {
+      EXPECT_FALSE(x.grad().defined()) << input;
+    }
+    EXPECT_TRUE(close(w.grad(), wd.grad(), 1e-5, 1e-5)) << input;
+    EXPECT_TRUE(close(b.grad(), bd.grad(), 1e-5, 1e-5)) << input;
+    at::NoGradGuard no_grad;
+    EXPECT_TRUE(at::equal(dense(x0, w0, b0), y.detach())) << input;
+    EXPECT_TRUE(
+        close(dense(x0, w0), at::linear(x0.to(at::kDouble), w0.to(at::kDouble)), 1e-5, 1e-5))
+        << input;
+  }
+}
+
+// The attention's batched products: [B, H, S, d] views of [B, S, H, d] (the layout attention
+// hands over), the transposed k, a single batch (the product on all threads), a batch count
+// that is not a multiple of the thread count, and broadcast batch sizes (left to at::matmul),
+// value and both gradients against float64 autograd.
+TEST(MatmulNodes, BatchedMatmulEqualsFloat64Autograd) {
+  at::manual_seed(22);
+  struct Case {
+    at::Tensor a, b;
+    const char* what;
+  };
+  const std::vector<Case> cases = {
+      {at::randn({2, 9, 3, 8}).transpose(1, 2),
+       at::randn({2, 9, 3, 8}).transpose(1, 2).transpose(-2, -1), "q k^T as attention views"},
+      {at::randn({2, 3, 9, 9}), at::randn({2, 9, 3, 8}).transpose(1, 2), "probs v"},
+      {at::randn({1, 6, 5}), at::randn({1, 5, 4}), "one batch"},
+      {at::randn({7, 6, 5}), at::randn({7, 5, 4}), "seven batches"},
+      {at::randn({3, 6, 5}), at::randn({1, 5, 4}), "broadcast batch"},
+  };
+  for (const auto& c : cases) {
+    auto a = c.a.clone().requires_grad_(), b = c.b.clone().requires_grad_();
+    auto ad = c.a.to(at::kDouble).requires_grad_(), bd = c.b.to(at::kDouble).requires_grad_();
+    const auto y = batched_matmul(a, b);
+    const auto yd = at::matmul(ad, bd);
+    ASSERT_EQ(y.sizes(), yd.sizes()) << c.what;
+    const auto dy = at::randn(y.sizes());
+    (y * dy).sum().backward();
+    (yd * dy.to(at::kDouble)).sum().backward();
+    EXPECT_TRUE(close(y, yd, 1e-5, 1e-5)) << c.what;
+    EXPECT_TRUE(close(a.grad(), ad.grad(), 1e-5, 1e-5)) << c.what;
+    EXPECT_TRUE(close(b.grad(), bd.grad(), 1e-5, 1e-5)) << c.what;
+    at::NoGradGuard no_grad;
+    EXPECT_TRUE(at::equal(batched_matmul(c.a, c.b), y.detach())) << c.what;
   }
 }
 
