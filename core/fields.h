@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -48,6 +49,33 @@ std::string get_key(const C& c, std::string_view key) {
   });
   if (!found) throw ConfigError(unknown_key_message(key, keys_of<C>()));
   return out;
+}
+
+// The kind of value a field takes, for readers of typed formats (TOML) to check a value's type.
+enum class FieldKind { integer, number, boolean, text };
+
+template <class T>
+constexpr FieldKind field_kind_of() {
+  if constexpr (std::is_same_v<T, int64_t>) return FieldKind::integer;
+  if constexpr (std::is_same_v<T, double>) return FieldKind::number;
+  if constexpr (std::is_same_v<T, bool>) return FieldKind::boolean;
+  return FieldKind::text;  // enums by name, strings
+}
+
+// The kind of one field; an unknown key is a ConfigError listing the valid keys.
+template <class C>
+FieldKind key_kind(std::string_view key) {
+  FieldKind kind = FieldKind::text;
+  bool found = false;
+  C c{};
+  C::visit_fields(c, [&](std::string_view name, const auto& field) {
+    if (key == name) {
+      kind = field_kind_of<std::decay_t<decltype(field)>>();
+      found = true;
+    }
+  });
+  if (!found) throw ConfigError(unknown_key_message(key, keys_of<C>()));
+  return kind;
 }
 
 // (key, canonical value) for every field, in visitor order.

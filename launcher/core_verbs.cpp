@@ -2,7 +2,9 @@
 
 #include <c10/core/Device.h>
 
+#include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 
@@ -15,7 +17,18 @@
 
 namespace trm::launcher {
 
+namespace {
+extern "C" void on_file_size_limit(int) {}
+}  // namespace
+
 int run_guarded(const char* program, const std::function<int()>& verb) {
+  // Past a file-size limit (ulimit -f) the write fails with EFBIG, which the writers report as a
+  // full disk and leave nothing half-done; the default action would kill the process on the spot.
+  // Caught, not ignored: an ignored signal would stay ignored in the programs it starts.
+  struct sigaction sa {};
+  sa.sa_handler = on_file_size_limit;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGXFSZ, &sa, nullptr);
   // Out of memory first: it is a result of the trial (exit 4), whatever type the allocator threw.
   auto out_of_memory = [&](const core::OutOfMemoryError& e) {
     std::cerr << program << ": " << e.what() << "\n";
@@ -27,6 +40,12 @@ int run_guarded(const char* program, const std::function<int()>& verb) {
     return out_of_memory(e);
   } catch (const UserError& e) {
     std::cerr << program << ": error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A path the user gave that the system refuses (permission denied, a name too long, a loop
+    // of symbolic links): the path and the system's reason, as for any bad input.
+    std::cerr << program << ": error: " << (e.path1().empty() ? "" : e.path1().string() + ": ")
+              << e.code().message() << "\n";
     return 2;
   } catch (const std::exception& e) {
     if (const auto oom = core::as_out_of_memory(e)) return out_of_memory(*oom);

@@ -211,6 +211,9 @@ int export_verb(const ExportCli& options, std::ostream& out) {
   const std::string text = storage::export_tables(reader, requests(options, reader), format);
   if (options.out.empty()) {
     out << text;
+    out.flush();
+    // A full disk or a closed standard output must not pass for a written table.
+    if (!out) throw DataError("export: could not write the table to standard output");
   } else {
     write_output(to, text);
   }

@@ -1,5 +1,9 @@
 #include "storage/results_reader.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <tuple>
 #include <utility>
 
@@ -25,7 +29,9 @@ StorageError damaged_file(const std::string& path, const std::string& reason) {
 // The open file and whether it follows a writer (SWMR read).
 std::pair<h5::Id, bool> open_for_reading(const std::string& path) {
   require_regular_or_missing(path, "a results file");
-  if (!file_exists(path)) {
+  if (struct stat st{}; ::stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT && errno != ENOTDIR)
+      throw StorageError(path + ": cannot read it: " + std::strerror(errno));
     throw StorageError(path +
                        ": no such file. Check the path; a results file is what "
                        "`trm-sweep run SPEC.toml -o FILE` writes.");

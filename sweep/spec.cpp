@@ -3,6 +3,8 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -97,12 +99,13 @@ constexpr const char* kSeedHere =
 
 // The canonical text of `node` as a value of trainer key `key` (what get_key prints back).
 std::optional<std::string> canonical(Problems& p, const Leaf& leaf, const toml::node& node) {
-  const auto text = toml_scalar_text(node);
-  if (!text) {
-    p.add(leaf.at, leaf.key + ": expected a number, boolean or string value");
-    return std::nullopt;
-  }
   try {
+    std::string problem;
+    const auto text = toml_field_text(node, leaf.key, &problem);
+    if (!text) {
+      p.add(leaf.at, problem);
+      return std::nullopt;
+    }
     core::TrialConfig scratch;
     core::set_key(scratch, leaf.key, *text);
     return core::get_key(scratch, leaf.key);
@@ -526,14 +529,17 @@ SweepSpec parse_spec_text(const std::string& text, const std::string& source, bo
 SweepSpec parse_spec_file(const std::string& path) {
   std::error_code ec;
   const auto kind = std::filesystem::status(path, ec).type();
-  if (kind == std::filesystem::file_type::not_found || ec) {
+  if (kind == std::filesystem::file_type::not_found) {
     throw ConfigError("sweep spec " + path + ": no such file");
   }
+  if (ec) throw ConfigError("sweep spec " + path + ": cannot read it: " + ec.message());
   if (kind == std::filesystem::file_type::directory) {
     throw ConfigError("sweep spec " + path + ": is a folder; give the .toml file");
   }
   // A pipe (`plan <(...)`, /dev/stdin) is read like a file.
   std::ifstream in(path, std::ios::binary);
+  if (!in.is_open())
+    throw ConfigError("sweep spec " + path + ": cannot read it: " + std::strerror(errno));
   std::ostringstream text;
   text << in.rdbuf();
   if (!in && !in.eof()) throw ConfigError("sweep spec " + path + ": cannot be read");

@@ -2,7 +2,10 @@
 
 #include <toml++/toml.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <type_traits>
 
@@ -23,13 +26,13 @@ void apply(core::TrialConfig& config, const toml::table& table, const std::strin
       apply(config, *sub, name + ".", source, problems);
       continue;
     }
-    const auto text = toml_scalar_text(node);
-    if (!text) {
-      problems.push_back(at + ": " + name + ": expected a number, boolean or string");
-      continue;
-    }
     try {
-      // A quoted number for a numeric field is accepted as the same text; strings go to enums.
+      std::string problem;
+      const auto text = toml_field_text(node, name, &problem);
+      if (!text) {
+        problems.push_back(at + ": " + problem);
+        continue;
+      }
       core::set_key(config, name, *text);
     } catch (const ConfigError& e) {
       problems.push_back(at + ": " + e.what());
@@ -48,6 +51,74 @@ std::optional<std::string> toml_scalar_text(const toml::node& v) {
   if (const auto* f = v.as_floating_point()) return core::format_double(f->get());
   if (const auto* b = v.as_boolean()) return std::string(b->get() ? "true" : "false");
   if (const auto* s = v.as_string()) return s->get();
+  return std::nullopt;
+}
+
+namespace {
+
+// How a TOML value reads in a message: a string quoted, an array or table by its kind.
+std::string toml_value_shown(const toml::node& v) {
+  if (v.is_string()) {
+    std::string quoted = "\"";
+    for (const char c : *v.value<std::string>()) {
+      if (c == '"' || c == '\\') quoted += '\\';
+      quoted += c;
+    }
+    return quoted + "\"";
+  }
+  if (v.is_array()) return "an array";
+  if (v.is_table()) return "a table";
+  return toml_scalar_text(v).value_or("?");
+}
+
+const char* toml_type_name(const toml::node& v) {
+  if (v.is_integer()) return "an integer";
+  if (v.is_floating_point()) return "a float";
+  if (v.is_boolean()) return "a boolean";
+  if (v.is_string()) return "a string";
+  if (v.is_array()) return "an array";
+  if (v.is_table()) return "a table";
+  return "a date or time";
+}
+
+}  // namespace
+
+std::optional<std::string> toml_field_text(const toml::node& node, const std::string& key,
+                                           std::string* problem) {
+  const auto kind = core::key_kind<core::TrialConfig>(key);
+  const char* expected = nullptr;
+  switch (kind) {
+    case core::FieldKind::integer:
+      if (node.is_integer()) return toml_scalar_text(node);
+      expected = "an integer (such as 6)";
+      break;
+    case core::FieldKind::number:
+      if (node.is_integer() || node.is_floating_point()) return toml_scalar_text(node);
+      expected = "a number (such as 0.5 or 1e-4)";
+      break;
+    case core::FieldKind::boolean:
+      if (node.is_boolean()) return toml_scalar_text(node);
+      expected = "true or false (unquoted)";
+      break;
+    case core::FieldKind::text:
+      if (node.is_string()) return toml_scalar_text(node);
+      expected = "a quoted name";
+      break;
+  }
+  std::string valid;
+  if (kind == core::FieldKind::text) {
+    // The enum's names, from the error a bad name would give.
+    try {
+      core::TrialConfig scratch;
+      core::set_key(scratch, key, "\x01");
+    } catch (const ConfigError& e) {
+      const std::string m = e.what();
+      if (const auto at = m.find("valid: "); at != std::string::npos)
+        valid = " (" + m.substr(at) + ")";
+    }
+  }
+  *problem = key + " = " + toml_value_shown(node) + ": expected " + expected + valid + ", not " +
+             toml_type_name(node);
   return std::nullopt;
 }
 
@@ -76,10 +147,16 @@ void apply_toml_table(core::TrialConfig& config, const toml::table& table,
 }
 
 void apply_toml_file(core::TrialConfig& config, const std::string& path) {
-  if (!std::filesystem::exists(path)) throw ConfigError("config file " + path + ": no such file");
-  if (std::filesystem::is_directory(path)) {
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (status.type() == std::filesystem::file_type::not_found)
+    throw ConfigError("config file " + path + ": no such file");
+  if (error) throw ConfigError("config file " + path + ": cannot read it: " + error.message());
+  if (std::filesystem::is_directory(status)) {
     throw ConfigError("config file " + path + ": is a folder; give the .toml file");
   }
+  if (std::ifstream probe(path); !probe.is_open())
+    throw ConfigError("config file " + path + ": cannot read it: " + std::strerror(errno));
   toml::table table;
   try {
     table = toml::parse_file(path);

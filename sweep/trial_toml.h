@@ -17,6 +17,12 @@ namespace trm::sweep {
 std::string toml_where(const std::string& source, const toml::source_region& region);
 // A TOML scalar as the text set_key parses; nullopt for arrays and tables.
 std::optional<std::string> toml_scalar_text(const toml::node& node);
+// The text of `node` as a value of trainer field `key`, or nullopt with *problem set when its TOML
+// type is not the field's: an integer field takes integers (not 6.0 or "6"), a number field
+// integers or floats, a boolean field true/false, an enum a string. An unknown key is a
+// ConfigError listing the valid ones.
+std::optional<std::string> toml_field_text(const toml::node& node, const std::string& key,
+                                           std::string* problem);
 
 // Applies every key of `table` to `config`. Problems (unknown key with the valid ones, wrong
 // type, bad value) are appended as "SOURCE:LINE:COL: key: message", all of them, not just the

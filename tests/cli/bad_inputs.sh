@@ -108,6 +108,35 @@ expect_error "-o /nonexistent_trm_dir/x.h5: the folder /nonexistent_trm_dir does
 expect_error "merge: /nonexistent_trm_dir/m.h5: the folder /nonexistent_trm_dir does not exist" \
   merge /nonexistent_trm_dir/m.h5 /nonexistent_trm_dir/a.h5
 
+# Paths the system refuses: a name too long, a loop of symbolic links, and (as user nobody) a
+# folder it may not enter. The path and the system's reason, exit 2, never an internal error.
+fs=$(mktemp -d /tmp/trm_bad_fs.XXXXXX)
+expect_error ": File name too long" run configs/quick.toml -o "$fs/$(printf 'a%.0s' $(seq 300)).h5"
+ln -s loop "$fs/loop"
+expect_error "$fs/loop: Too many levels of symbolic links" run configs/quick.toml -o "$fs/loop/x.h5"
+if [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null; then
+  chmod 755 "$fs"
+  mkdir -m 700 "$fs/locked"
+  cp configs/quick.toml configs/quick_train.toml "$fs/locked/"
+  cp "$bin" "$fs/trm-sweep"
+  chmod 755 "$fs/trm-sweep"
+  for args in "plan $fs/locked/quick.toml|sweep spec $fs/locked/quick.toml: cannot read it: Permission denied" \
+    "train --config $fs/locked/quick_train.toml --out $fs/o|config file $fs/locked/quick_train.toml: cannot read it: Permission denied" \
+    "status $fs/locked/x.h5|$fs/locked/x.h5: cannot read it: Permission denied"; do
+    want=${args#*|}
+    # shellcheck disable=SC2086
+    err=$(cd / && runuser -u nobody -- "$fs/trm-sweep" ${args%%|*} 2>&1 >/dev/null)
+    rc=$?
+    if [ $rc -eq 2 ] && [[ "$err" == *"$want"* ]] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ]; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1))
+      echo "FAIL: as nobody: ${args%%|*} -> exit $rc: $err"
+    fi
+  done
+fi
+rm -rf "$fs"
+
 # trm-core train without --set: the paper's full config (batch 768) on the CPU is refused, not
 # left to the kernel's OOM killer; nothing is written.
 core=$(dirname "$bin")/trm-core

@@ -156,6 +156,15 @@ check_format t.txt "Sweep sample_grid"
 check_format u.html "# table: recursion" --format csv
 check_format u.csv "Sweep sample_grid" --format md
 
+# A standard output that cannot be written (a full disk, closed) is an error, never exit 0.
+err=$("$bin" export "$work/grid.h5" 2>&1 >/dev/full)
+rc=$?
+[ $rc -eq 2 ] && [[ "$err" == *"could not write the table to standard output"* ]] && ok ||
+  fail "export >/dev/full: exit $rc: $err"
+err=$("$bin" export "$work/grid.h5" 2>&1 >&-)
+rc=$?
+[ $rc -eq 2 ] && ok || fail "export >&-: exit $rc: $err"
+
 # A table named twice is exported once (twice, the CSV read as one table with each trial twice).
 "$bin" export "$work/grid.h5" --table all --format csv >"$work/once.csv" &&
   "$bin" export "$work/grid.h5" --table all --table all --format csv >"$work/twice.csv" &&

@@ -154,7 +154,8 @@ x = 1
   EXPECT_NE(msg.find("test.toml:4:7: unknown key 'model.l_cycle'; did you mean 'model.l_cycles'?"),
             std::string::npos)
       << msg;
-  EXPECT_NE(msg.find("test.toml:5:7: train.lr = \"fast\": expected a finite number"),
+  EXPECT_NE(msg.find("test.toml:5:7: train.lr = \"fast\": expected a number (such as 0.5 or "
+                     "1e-4), not a string"),
             std::string::npos)
       << msg;
   EXPECT_NE(msg.find("test.toml:7:7: [grid] axis model.h_cycles has no values"), std::string::npos)
@@ -165,6 +166,38 @@ x = 1
       << msg;
   EXPECT_NE(msg.find("[[variant]] without a name"), std::string::npos) << msg;
   EXPECT_NE(msg.find("test.toml:13:2: unknown section 'extra'"), std::string::npos) << msg;
+}
+
+// A value of the wrong TOML type is an error, not converted: a quoted number or a float for an
+// integer field, a quoted boolean, a number for an enum; a number field takes integers too.
+TEST(SweepSpecErrors, AValueOfTheWrongTomlTypeIsAProblem) {
+  const auto msg = error_of(R"([base]
+model.h_cycles = "2"
+model.l_cycles = 2.0
+train.ema = "false"
+model.halting = 1
+train.weight_decay = 0
+[grid]
+model.layers = ["1", 2]
+)");
+  EXPECT_NE(msg.find("invalid sweep spec (5 problems)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("test.toml:2:7: model.h_cycles = \"2\": expected an integer (such as 6), not "
+                     "a string"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("test.toml:3:7: model.l_cycles = 2: expected an integer (such as 6), not a "
+                     "float"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("test.toml:4:7: train.ema = \"false\": expected true or false (unquoted), "
+                     "not a string"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("test.toml:5:7: model.halting = 1: expected a quoted name (valid: "),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("model.layers = \"1\": expected an integer"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("weight_decay"), std::string::npos) << msg;
 }
 
 TEST(SweepSpecErrors, SyntaxEmptyGridAndOutOfRangeValues) {
