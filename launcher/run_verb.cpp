@@ -115,6 +115,19 @@ storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec&
                                     const std::vector<Cell>& cells, const std::string& mpi_version,
                                     std::ostream& err) {
   if (!std::filesystem::exists(o.results)) {
+    // The trial folders of an earlier sweep written to this path, whose results file and journal
+    // were deleted: a new sweep would take their checkpoints (and so their results) for its own
+    // trials. (A journal left alone is ResultsWriter::create's to explain: resume rebuilds.)
+    const std::filesystem::path trials = o.results + ".trials";
+    std::error_code error;
+    if (!std::filesystem::exists(o.results + ".journal", error) &&
+        std::filesystem::exists(trials, error) && !std::filesystem::is_empty(trials, error)) {
+      throw ConfigError(trials.string() +
+                        " holds the trial folders of an earlier sweep written to " + o.results +
+                        ", whose results file is gone; a new sweep would resume their "
+                        "checkpoints as its own trials. Remove the folder (rm -r " +
+                        shell_quote(trials.string()) + ") or choose another -o");
+    }
     storage::SweepHeader h;
     h.spec_toml = spec.text;
     h.spec_hash = spec.hash;

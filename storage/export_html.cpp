@@ -90,7 +90,10 @@ std::string blue(double t) {
   return buf;
 }
 
-std::string heat_map(const Table& t) {
+// `number` tells the page's heat maps apart: each defines its hatch pattern, and ids are unique
+// in a page.
+std::string heat_map(const Table& t, int number) {
+  const std::string hatch = "hatch-" + std::to_string(number);
   const MetricStyle style = metric_style(t.metric);
   double lo = INFINITY, hi = -INFINITY;
   for (const auto& row : t.rows) {
@@ -107,7 +110,8 @@ std::string heat_map(const Table& t) {
   std::string out = "<svg class=\"heatmap\" width=\"" + num(width) + "\" height=\"" + num(height) +
                     "\" viewBox=\"0 0 " + num(width) + " " + num(height) +
                     "\" role=\"img\" aria-label=\"heat map of " + esc(t.title) +
-                    "\">\n<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" "
+                    "\">\n<defs><pattern id=\"" + hatch +
+                    "\" width=\"6\" height=\"6\" "
                     "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width="
                     "\"6\" height=\"6\" fill=\"#fddbc7\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\""
                     " stroke=\"#b2182b\" stroke-width=\"2\"/></pattern></defs>\n";
@@ -129,7 +133,7 @@ std::string heat_map(const Table& t) {
         cls = "cell absent";
       } else if (s.status == "OOM") {
         cls = "cell oom";
-        fill = "url(#hatch)";
+        fill = "url(#" + hatch + ")";
         ink = "#b2182b";
       } else if (s.status == "fail") {
         cls = "cell fail";
@@ -210,13 +214,19 @@ std::string curve_chart(const Curves& c) {
   for (const auto& s : series_of(c)) {
     if (s.points.empty()) continue;
     std::string pts;
-    for (const auto& [x, y] : s.points)
+    // A record without a finite value (a NaN accuracy) is no point: "—" in an SVG coordinate
+    // list breaks the whole line.
+    std::vector<std::pair<double, double>> finite;
+    for (const auto& p : s.points)
+      if (std::isfinite(p.first) && std::isfinite(p.second)) finite.push_back(p);
+    if (finite.empty()) continue;
+    for (const auto& [x, y] : finite)
       pts.append(pts.empty() ? "" : " ").append(num(px(x))).append(",").append(num(py(y)));
     out += "<polyline class=\"series\" data-series=\"" + std::string(s.name) +
            "\" fill=\"none\" stroke=\"" + s.color + "\" stroke-width=\"1.5\"" +
            (s.dashed ? " stroke-dasharray=\"4 3\"" : "") + " points=\"" + pts + "\"/>\n";
     if (s.dashed) {
-      for (const auto& [x, y] : s.points)
+      for (const auto& [x, y] : finite)
         out += "<circle cx=\"" + num(px(x)) + "\" cy=\"" + num(py(y)) + "\" r=\"2.5\" fill=\"" +
                s.color + "\"/>\n";
     }
@@ -260,10 +270,11 @@ std::string render_html(const Report& report) {
       esc(report.sweep_name) + "</title>\n<style>\n" + kStyle +
       "</style>\n</head>\n<body>\n<h1>Sweep " + esc(report.sweep_name) + "</h1>\n<p>" +
       esc(provenance_line(report)) + "</p>\n" + "<h2 id=\"tables\">Tables</h2>\n";
+  int heat_maps = 0;
   for (const auto& t : report.tables) {
     out.append("<section class=\"export-table\">\n<h3>")
         .append(esc(t.title) + "</h3>\n" + html_table(t));
-    if (t.kind == "grid" && !t.rows.empty()) out += heat_map(t);
+    if (t.kind == "grid" && !t.rows.empty()) out += heat_map(t, ++heat_maps);
     out += "</section>\n";
   }
   return out + curves_section(report) + provenance_section(report) + "</body>\n</html>\n";

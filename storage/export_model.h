@@ -22,7 +22,8 @@ struct Stat {
   int64_t n = 0;                       // seeds with a value
   int64_t expected = 0;                // seeds the spec asks for
   std::vector<int64_t> missing_seeds;  // expected seeds without a value
-  std::string status;                  // "" (a value), "OOM", "fail" or "—" (not run yet)
+  std::string status;                  // "" (a value), "OOM", "fail", "n/a" (done, no value)
+                                       // or "—" (not run yet)
   bool absent = false;                 // grid: a (row, col) the sweep has no trial of (blank)
   bool best = false;                   // best value of its table (bold)
 };

@@ -12,6 +12,7 @@
 #include "core/fields.h"
 #include "storage/export_model.h"
 #include "storage/storage_error.h"
+#include "sweep/expand.h"
 
 namespace trm::storage::exporting {
 
@@ -70,12 +71,18 @@ Stat stat_of(const CellTrials& cell, const std::string& metric, const SweepData&
   Stat s;
   std::vector<double> values;
   std::set<int64_t> have;
-  bool oom = false, failed = false;
+  bool oom = false, failed = false, no_value = false;
   for (const TrialData* t : cell.trials) {
     const double v = metric_value(*t, metric);
-    if (t->row.status == TrialStatus::done && !std::isnan(v)) {
-      values.push_back(v);
+    if (t->row.status == TrialStatus::done) {
+      // A finished seed is not missing, even without a value (a loss that diverged to NaN, a
+      // peak never measured, no evaluation run).
       have.insert(t->config.train.seed);
+      if (std::isnan(v)) {
+        no_value = true;
+      } else {
+        values.push_back(v);
+      }
     }
     oom = oom || t->row.status == TrialStatus::oom || t->row.status == TrialStatus::oom_predicted;
     failed = failed || t->row.status == TrialStatus::failed;
@@ -86,7 +93,7 @@ Stat stat_of(const CellTrials& cell, const std::string& metric, const SweepData&
   }
   s.n = static_cast<int64_t>(values.size());
   if (values.empty()) {
-    s.status = oom ? "OOM" : failed ? "fail" : "—";
+    s.status = oom ? "OOM" : failed ? "fail" : no_value ? "n/a" : "—";
     return s;
   }
   double sum = 0;
@@ -98,6 +105,19 @@ Stat stat_of(const CellTrials& cell, const std::string& metric, const SweepData&
     s.std = std::sqrt(ss / static_cast<double>(values.size() - 1));
   }
   return s;
+}
+
+// The legend of the marks a stat cell can show instead of a value.
+std::string marks_note(const Table& t, bool any_absent) {
+  bool no_value = false;
+  for (const auto& row : t.rows)
+    for (const auto& c : row)
+      no_value = no_value || (c.kind == CellKind::stat && c.stat.status == "n/a");
+  return std::string(
+             "OOM: out of memory (measured or predicted); fail: the trial failed; —: not "
+             "run (yet)") +
+         (no_value ? "; n/a: finished without a value of this metric" : "") +
+         (any_absent ? "; blank: not in the sweep." : ".");
 }
 
 Cell stat_cell(Stat s) {
@@ -255,10 +275,7 @@ Table ablation_table(const SweepData& data, const TableRequest& request) {
   const bool marked = std::any_of(t.rows.begin(), t.rows.end(), [](const std::vector<Cell>& row) {
     return !row[1].stat.status.empty();
   });
-  if (marked) {
-    t.notes.push_back(
-        "OOM: out of memory (measured or predicted); fail: the trial failed; —: not run (yet).");
-  }
+  if (marked) t.notes.push_back(marks_note(t, false));
   mark_best(t);
   return t;
 }
@@ -270,15 +287,25 @@ std::string leaf(const std::string& key) {
   return dot == std::string::npos ? key : key.substr(dot + 1);
 }
 
-// Keys whose value differs between trials (train.seed aside): the sweep's axes.
+// Keys whose value differs between trials (train.seed aside): the sweep's axes. The trials are
+// the file's and those of the spec it stores: a shard's file (run --shard) holds only some of the
+// sweep's cells, maybe a single one, and its grid is still the sweep's.
 std::vector<std::string> varying_keys(const SweepData& data) {
+  std::vector<std::vector<std::pair<std::string, std::string>>> configs;
+  for (const auto& t : data.trials) configs.push_back(core::key_values(t.config));
+  try {
+    for (const auto& t : sweep::expand(data.spec).trials)
+      configs.push_back(core::key_values(t.config));
+  } catch (const ConfigError&) {
+    // A stored spec that no longer expands: the file's own trials decide.
+  }
   std::vector<std::string> keys;
-  if (data.trials.empty()) return keys;
-  const auto first = core::key_values(data.trials.front().config);
+  if (configs.empty()) return keys;
+  const auto& first = configs.front();
   for (size_t k = 0; k < first.size(); ++k) {
     if (first[k].first == "train.seed") continue;
-    for (const auto& t : data.trials) {
-      if (core::key_values(t.config)[k].second != first[k].second) {
+    for (const auto& c : configs) {
+      if (c[k].second != first[k].second) {
         keys.push_back(first[k].first);
         break;
       }
@@ -397,10 +424,7 @@ Table grid_of(const Group& g, const SweepData& data, const TableRequest& r, bool
     t.rows.push_back(std::move(row));
   }
   add_seed_note(data, t);
-  t.notes.push_back(
-      std::string("OOM: out of memory (measured or predicted); fail: the trial failed; —: not "
-                  "run (yet)") +
-      (any_absent ? "; blank: not in the sweep." : "."));
+  t.notes.push_back(marks_note(t, any_absent));
   mark_best(t);
   return t;
 }

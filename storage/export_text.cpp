@@ -48,8 +48,14 @@ std::string provenance_line(const Report& r) {
     if (key == "tool_version") tool = value;
     if (key == "git_revision") revision = value;
   }
-  return "Sweep " + r.sweep_name + " (spec " + spec_hash.substr(0, 12) + "), created " + created +
-         " by trm-sweep " + tool + (revision.empty() ? "" : " (" + revision + ")") + ".";
+  std::string line = "Sweep " + r.sweep_name + " (spec " + spec_hash.substr(0, 12) + "), created " +
+                     created + " by trm-sweep " + tool +
+                     (revision.empty() ? "" : " (" + revision + ")") + ".";
+  // One line whatever the stored names hold: a line break would end a LaTeX comment or the first
+  // Markdown line early and put the rest of the name where it is read as markup.
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  std::replace(line.begin(), line.end(), '\r', ' ');
+  return line;
 }
 
 namespace {
@@ -58,11 +64,20 @@ namespace {
 
 std::string md_escape(const std::string& s) {
   std::string out;
-  // A line break would end the table row: cells stay on one line.
-  for (const char c : s) {
-    out += c == '|'                 ? std::string("\\|")
-           : c == '\n' || c == '\r' ? std::string(" ")
-                                    : std::string(1, c);
+  // A line break would end the table row: cells stay on one line. A bar would end the cell, and
+  // a backslash before it would escape the escape; < and > would open raw HTML where a renderer
+  // allows it: all are backslash-escaped.
+  // (A backslash escapes only before punctuation: "h \\ l" stays as it is.)
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool escaping_backslash =
+        c == '\\' && i + 1 < s.size() && std::ispunct(static_cast<unsigned char>(s[i + 1]));
+    if (c == '|' || c == '<' || c == '>' || escaping_backslash) {
+      out += '\\';
+      out += c;
+    } else {
+      out += c == '\n' || c == '\r' ? ' ' : c;
+    }
   }
   return out;
 }
@@ -108,7 +123,9 @@ std::string md_table(const Table& t) {
 // ---- CSV (RFC 4180 quoting) ----
 
 std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  // '#' too: the README reads a multi-table CSV with pandas' comment="#", which cuts an unquoted
+  // field at it.
+  if (s.find_first_of(",\"\n\r#") == std::string::npos) return s;
   std::string out = "\"";
   for (const char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
@@ -127,12 +144,13 @@ void csv_stat_header(std::vector<std::string>& names, const std::string& key) {
     names.push_back(key + suffix);
 }
 
-// The status of a stat cell for scripts: done, oom, failed, missing (not run yet) or absent (a
-// grid cell the sweep has no trial of).
+// The status of a stat cell for scripts: done, oom, failed, no_value (finished without a value of
+// the metric), missing (not run yet) or absent (a grid cell the sweep has no trial of).
 std::string machine_status(const Stat& s) {
   if (s.absent) return "absent";
   if (s.status.empty()) return "done";
   if (s.status == "OOM") return "oom";
+  if (s.status == "n/a") return "no_value";
   return s.status == "fail" ? "failed" : "missing";
 }
 
@@ -215,6 +233,11 @@ std::string tex_escape(const std::string& s) {
                                                                        {"<", "\\textless{}"},
                                                                        {">", "\\textgreater{}"},
                                                                        {"|", "\\textbar{}"},
+                                                                       // After a row's \\, a
+                                                                       // [ would be read as
+                                                                       // its optional space.
+                                                                       {"[", "{[}"},
+                                                                       {"]", "{]}"},
                                                                        {"\n", " "},
                                                                        {"\r", " "}};
   std::string out;
@@ -252,7 +275,9 @@ std::string tex_table(const Table& t, int part) {
   for (const auto& row : t.rows) {
     out += "    ";
     for (size_t c = 0; c < row.size(); ++c) {
-      const std::string text = tex_escape(cell_text(row[c], t.metric));
+      std::string text = tex_escape(cell_text(row[c], t.metric));
+      // After the previous row's \\, a * would make it \\* (no page break) and vanish.
+      if (c == 0 && !text.empty() && text.front() == '*') text = "{}" + text;
       const bool bold = row[c].kind == CellKind::stat && row[c].stat.best;
       out.append((c ? " & " : "")).append((bold ? "\\textbf{" + text + "}" : text));
     }

@@ -106,6 +106,14 @@ rc=$?
   ! ls "$work"/c.h5.before-rebuild* >/dev/null 2>&1; } && ok ||
   fail "resume --from-journal of a healthy file: exit $rc: $(cat "$work/c.fj")"
 
+# A results file and its journal deleted, the trial folders left: a new run to that path is
+# refused (it would take the old checkpoints for its own trials), naming the folder.
+cp -r "$work/a.h5.trials" "$work/gone.h5.trials"
+"$bin" run "$spec" -o "$work/gone.h5" >"$work/gone.out" 2>&1
+rc=$?
+{ [ $rc -eq 2 ] && grep -qF "gone.h5.trials holds the trial folders of an earlier sweep" "$work/gone.out" &&
+  [ ! -e "$work/gone.h5" ]; } && ok || fail "run over an earlier sweep's trial folders: exit $rc: $(cat "$work/gone.out")"
+
 # Two signals a second apart: the second ends the running trial at once (SIGKILL, no checkpoint
 # at that moment); it is still `interrupted`, exit 5, and resume continues from its last
 # checkpoint. The child is held (SIGSTOP) so that it cannot stop by itself in between.

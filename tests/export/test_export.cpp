@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -143,7 +144,8 @@ TEST(Export, NamesWithLineBreaksBarsAndAngleBracketsStayInTheirCell) {
   raw.kind = "raw";
   raw.name = "raw";
   const std::string md = export_tables(reader, {raw}, ExportFormat::md);
-  EXPECT_NE(md.find("| a<b>\\|c d |"), std::string::npos) << md;
+  // Escaped for Markdown: no raw HTML, and the bar stays inside the cell.
+  EXPECT_NE(md.find("| a\\<b\\>\\|c d |"), std::string::npos) << md;
   const std::string tex = export_tables(reader, {raw}, ExportFormat::latex);
   EXPECT_NE(tex.find("a\\textless{}b\\textgreater{}\\textbar{}c d"), std::string::npos) << tex;
 }
@@ -157,6 +159,47 @@ TEST(Export, AblationRowsShowDepthForwardPassesAndParameters) {
             std::string::npos);
   EXPECT_NE(md.find("| w/ T = 4 | **90.0 (n=1/3, missing: seeds 1, 2)** | 24 | 1 |"),
             std::string::npos);
+}
+
+// Names that other formats read as markup: a leading [ or * after LaTeX's row end \\ (its
+// optional space, its starred form), a # that pandas' comment="#" cuts a CSV field at. And a
+// finished trial without a value of the metric is "n/a" (status no_value), neither "not run"
+// nor a missing seed.
+TEST(Export, MarkupInNamesIsEscapedAndAFinishedTrialWithoutAValueIsNa) {
+  const TempDir dir;
+  const std::string path = dir.file("markup.h5");
+  exporttest::write_sample(path, "empty",
+                           "[base]\nmodel.hidden_size = 64\n\n[[variant]]\nname = \"[A] no EMA\"\n"
+                           "model.l_cycles = 3\n\n[[variant]]\nname = \"*run #2\"\n"
+                           "model.l_cycles = 4\n");
+  {
+    auto w = ResultsWriter::open(path);
+    for (auto row : w.trials()) {
+      row.status = TrialStatus::done;
+      row.step = row.total_steps;
+      // The *run #2 trial finished with a NaN accuracy (a diverged run).
+      row.final_exact_accuracy = row.name == "*run #2" ? std::nan("") : 0.5;
+      w.update_trial(row);
+    }
+  }
+  const ResultsReader reader(path);
+  TableRequest ablation;
+  ablation.kind = "ablation";
+  ablation.name = "ablation";
+  const std::string tex = export_tables(reader, {ablation}, ExportFormat::latex);
+  EXPECT_NE(tex.find("    {[}A{]} no EMA & "), std::string::npos) << tex;
+  EXPECT_NE(tex.find("    {}*run \\#2 & n/a & "), std::string::npos) << tex;
+  const std::string md = export_tables(reader, {ablation}, ExportFormat::md);
+  EXPECT_NE(md.find("| *run #2 | n/a |"), std::string::npos) << md;
+  EXPECT_NE(md.find("n/a: finished without a value of this metric"), std::string::npos) << md;
+  const std::string json = export_tables(reader, {ablation}, ExportFormat::json);
+  EXPECT_NE(json.find("\"missing_seeds\": [], \"status\": \"no_value\""), std::string::npos)
+      << json;
+  TableRequest raw;
+  raw.kind = "raw";
+  raw.name = "raw";
+  const std::string csv = export_tables(reader, {raw}, ExportFormat::csv);
+  EXPECT_NE(csv.find(",\"*run #2\","), std::string::npos) << csv;
 }
 
 TEST(Export, GridCellsSayOomFailAndMissingAndBestIsBold) {
