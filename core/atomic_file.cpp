@@ -1,6 +1,7 @@
 #include "core/atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -34,8 +35,12 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
 void write_file_atomically(const std::string& path,
                            const std::function<void(const ByteSink&)>& produce) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A new file gets the mode the umask leaves (as any tool's output); a replaced one keeps its
+  // own (a 0600 report stays private, a group-writable one stays writable).
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) fail("cannot create", tmp);
+  struct stat old {};
+  if (::stat(path.c_str(), &old) == 0 && S_ISREG(old.st_mode)) ::fchmod(fd, old.st_mode & 07777);
   const ByteSink sink = [&](const void* data, size_t size) {
     const char* p = static_cast<const char*>(data);
     size_t done = 0;

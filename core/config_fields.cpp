@@ -101,8 +101,9 @@ std::string unknown_key_message(std::string_view key, const std::vector<std::str
     const auto key_dot = key.rfind('.');
     const std::string_view key_leaf =
         key_dot == std::string_view::npos ? key : key.substr(key_dot + 1);
-    const size_t d = std::min(
-        {edit_distance(key, name), edit_distance(key, leaf), edit_distance(key_leaf, name)});
+    // And leaf to leaf: a key in the wrong section ("train.hidden_size") finds its own.
+    const size_t d = std::min({edit_distance(key, name), edit_distance(key, leaf),
+                               edit_distance(key_leaf, name), edit_distance(key_leaf, leaf)});
     if (nearest == nullptr || d < best) {
       nearest = &name;
       best = d;

@@ -16,14 +16,18 @@
 
 namespace {
 
-int64_t parse_count(const std::string& flag, const std::string& value) {
+// A whole number in [1, max]; more LibTorch threads than 4096 is a typo (100000 made 32k
+// threads and hung the trial), as in trm-sweep.
+int64_t parse_count(const std::string& flag, const std::string& value,
+                    int64_t max = int64_t{1} << 40) {
   try {
     size_t used = 0;
     const int64_t n = std::stoll(value, &used);
-    if (used == value.size() && n > 0) return n;
+    if (used == value.size() && n > 0 && n <= max) return n;
   } catch (const std::exception&) {
   }
-  throw trm::ConfigError(flag + " " + value + ": expected a positive integer");
+  throw trm::ConfigError(flag + ": " + value + ": expected a whole number from 1 to " +
+                         std::to_string(max));
 }
 
 int usage() {
@@ -85,7 +89,7 @@ int main(int argc, char** argv) {
         } else if (flag == "--device") {
           options.device = value;
         } else if (flag == "--threads") {
-          options.threads = parse_count(flag, value);
+          options.threads = parse_count(flag, value, 4096);
         } else if (flag == "--stop-at") {
           options.stop_at_step = parse_count(flag, value);
         } else if (flag == "--checkpoint-every") {
@@ -127,7 +131,7 @@ int main(int argc, char** argv) {
         } else if (flag == "--device") {
           options.device = value;
         } else if (flag == "--threads") {
-          options.threads = parse_count(flag, value);
+          options.threads = parse_count(flag, value, 4096);
         } else {
           return usage();
         }

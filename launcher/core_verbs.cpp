@@ -100,7 +100,10 @@ int model_verb(const std::string& preset, const std::vector<std::string>& sets, 
     if (eq == std::string::npos) {
       throw ConfigError("--set " + kv + ": expected key=value, e.g. --set l_cycles=6");
     }
-    core::set_field(c, kv.substr(0, eq), kv.substr(eq + 1));
+    // The key as a spec's --set names it (model.l_cycles) or bare (l_cycles).
+    std::string key = kv.substr(0, eq);
+    if (key.rfind("model.", 0) == 0) key.erase(0, 6);
+    core::set_field(c, key, kv.substr(eq + 1));
   }
   const auto model = core::make_model(c, c10::Device(c10::kCPU));
   const int64_t evals = c.h_cycles * (c.l_cycles + 1);

@@ -47,15 +47,22 @@ std::vector<storage::TableRequest> requests(const ExportCli& o,
     r.name = o.tables.empty() ? o.kind : o.tables.front();
     // A title that is a table the spec declares as another kind: that table is not what the
     // user gets, so say so rather than export a table of another kind under its name.
+    // One of the same kind is the starting point: its axes and metric hold unless the command
+    // line gives others (they were dropped for the defaults).
     for (const auto& declared : storage::spec_tables(reader)) {
-      if (!o.tables.empty() && declared.name == r.name && declared.kind != r.kind) {
+      if (o.tables.empty() || declared.name != r.name) continue;
+      if (declared.kind != r.kind) {
         throw ConfigError("--table " + r.name + " --kind " + o.kind + ": the spec declares " +
                           r.name + " as a " + declared.kind + " table; drop --kind to export it " +
                           "as declared, or give another --table name for the " + o.kind + " one");
       }
+      r = declared;
     }
-    r.rows = o.rows;
-    r.cols = o.cols;
+    if (!o.rows.empty()) r.rows = o.rows;
+    if (!o.cols.empty()) r.cols = o.cols;
+    if (r.kind == "grid" && !r.rows.empty() && r.rows == r.cols)
+      throw ConfigError("--rows and --cols are both " + r.rows +
+                        ": a grid needs two different axes");
     tables.push_back(r);
   } else if (!o.tables.empty()) {
     tables = storage::find_spec_tables(reader, unique_names(o.tables));

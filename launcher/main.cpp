@@ -11,6 +11,7 @@
 #include "launcher/core_verbs.h"
 #include "launcher/export_verb.h"
 #include "launcher/merge_verb.h"
+#include "launcher/mpi_session.h"
 #include "launcher/run_verb.h"
 #include "launcher/submit_cli.h"
 #include "launcher/submit_verb.h"
@@ -280,6 +281,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // Under mpirun every rank parsed the same command line: rank 0 says what is wrong, once.
+    if (trm::launcher::launcher_rank() > 0) return 2;
     if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
       std::string verbs;
       for (const auto* verb : app.get_subcommands({}))

@@ -18,6 +18,17 @@ bool launched_under_mpi() {
   return false;
 }
 
+int launcher_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}) {
+    const char* value = std::getenv(name);
+    if (value == nullptr) continue;
+    char* end = nullptr;
+    const long rank = std::strtol(value, &end, 10);
+    if (end != value && *end == '\0' && rank >= 0) return static_cast<int>(rank);
+  }
+  return -1;
+}
+
 struct MpiSession::Pending {
   struct Send {
     std::string buffer;

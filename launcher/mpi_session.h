@@ -12,6 +12,11 @@ namespace trm::launcher {
 // initialised, so that a plain `trm-sweep run` needs no MPI runtime at all.
 bool launched_under_mpi();
 
+// The rank the launcher gave this process, read from its environment before MPI_Init
+// (OMPI_COMM_WORLD_RANK, PMIX_RANK, PMI_RANK); -1 outside an MPI launch. Mistakes found before
+// MPI starts (the command line, its options) are the same on every rank: only rank 0 says them.
+int launcher_rank();
+
 enum class Tag : int {
   ready = 1,      // worker -> coordinator: idle, give me a trial (payload: host, device)
   heartbeat = 2,  // worker -> coordinator: still alive

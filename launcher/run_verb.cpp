@@ -11,6 +11,7 @@
 #include <deque>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -859,6 +860,13 @@ int coordinate(const RunOptions& given, MpiSession* mpi, const NodeShare& share,
   for (const auto& d : expansion.duplicates) err << "duplicate: " << d << "\n";
   sweep::PlanOptions po;
   po.memory_bytes = machine_memory();
+  if (device.rfind("cuda", 0) == 0) {
+    // The CUDA memory model, against the spec's memory_budget only: the card's memory is not
+    // known here, and the host's RAM says nothing about it (the CPU model against the host
+    // skipped trials that fit the card). A trial too large for the card ends as oom.
+    po.device = core::MemoryDevice::cuda;
+    po.memory_bytes = std::numeric_limits<double>::infinity();
+  }
   po.gflops = 100;  // only the order matters here: longest predicted first
   const auto plan = sweep::make_plan(spec, expansion, po);
   if (o.spec.empty() && o.shard_count == 1) {
@@ -939,18 +947,8 @@ int coordinate(const RunOptions& given, MpiSession* mpi, const NodeShare& share,
 
 }  // namespace
 
-int run_verb(const RunOptions& o, std::ostream& out, std::ostream& err) {
-  // First of all: a stop that comes while the spec is read or the file opened (or rebuilt) is
-  // counted and honoured when the loop starts (exit 5, the file whole), not a kill by the
-  // default action (SLURM's USR1 then gave 138, which the job script does not requeue).
-  struct sigaction sa {};
-  sa.sa_handler = on_run_signal;
-  sigemptyset(&sa.sa_mask);
-  for (const int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaction(sig, &sa, nullptr);
-  // A reader that goes away (`resume F | head`) must not end the sweep: its lines are lost, the
-  // results file holds them all.
-  sa.sa_handler = on_broken_pipe;
-  sigaction(SIGPIPE, &sa, nullptr);
+// The options alone, before MPI starts: the same verdict on every rank.
+static void check_run_options(const RunOptions& o) {
   if (o.results.empty()) throw ConfigError("-o RESULTS.h5 is required");
   if (const auto folder = std::filesystem::path(o.results).parent_path();
       !folder.empty() && !std::filesystem::is_directory(folder)) {
@@ -967,6 +965,26 @@ int run_verb(const RunOptions& o, std::ostream& out, std::ostream& err) {
   (void)core::gemm_backend();      // as does a bad TRM_GEMM, which every trial would inherit
   if (o.shard_count < 1 || o.shard_index < 0 || o.shard_index >= o.shard_count) {
     throw ConfigError("--shard K/N: want 0 <= K < N");
+  }
+}
+
+int run_verb(const RunOptions& o, std::ostream& out, std::ostream& err) {
+  // First of all: a stop that comes while the spec is read or the file opened (or rebuilt) is
+  // counted and honoured when the loop starts (exit 5, the file whole), not a kill by the
+  // default action (SLURM's USR1 then gave 138, which the job script does not requeue).
+  struct sigaction sa {};
+  sa.sa_handler = on_run_signal;
+  sigemptyset(&sa.sa_mask);
+  for (const int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaction(sig, &sa, nullptr);
+  // A reader that goes away (`resume F | head`) must not end the sweep: its lines are lost, the
+  // results file holds them all.
+  sa.sa_handler = on_broken_pipe;
+  sigaction(SIGPIPE, &sa, nullptr);
+  try {
+    check_run_options(o);
+  } catch (const UserError&) {
+    if (launcher_rank() > 0) return 2;  // rank 0 says it (every rank read the same options)
+    throw;
   }
   if (!launched_under_mpi()) return coordinate(o, nullptr, NodeShare{}, out, err);
 

@@ -4,13 +4,14 @@
 
 #include <array>
 #include <cstdio>
+#include <string>
 
 #include "launcher/sbatch_script.h"
 
 namespace trm::launcher {
 
-CommandResult run_command(const std::vector<std::string>& argv) {
-  std::string line;
+CommandResult run_command(const std::vector<std::string>& argv, int timeout_s) {
+  std::string line = timeout_s > 0 ? "timeout -k 5 " + std::to_string(timeout_s) : "";
   for (const auto& a : argv) {
     if (!line.empty()) line += ' ';
     line += shell_quote(a);

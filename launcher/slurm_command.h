@@ -12,7 +12,9 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-// Runs argv[0] (looked up on PATH) with its arguments, each passed as one word.
-CommandResult run_command(const std::vector<std::string>& argv);
+// Runs argv[0] (looked up on PATH) with its arguments, each passed as one word. With a
+// timeout_s, a command still running then is ended (coreutils' timeout: TERM, KILL 5 s later)
+// and exit_code is 124: a slurmctld that does not answer must not hang `status`.
+CommandResult run_command(const std::vector<std::string>& argv, int timeout_s = 0);
 
 }  // namespace trm::launcher

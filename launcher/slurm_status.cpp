@@ -40,15 +40,18 @@ std::string recorded_slurm_job(const storage::ResultsReader& reader) {
   return job;
 }
 
-SlurmJobState query_slurm_job(const std::string& job_id) {
+SlurmJobState query_slurm_job(const std::string& job_id, int timeout_s) {
   SlurmJobState s;
   s.job_id = job_id;
-  const auto r = run_command({"scontrol", "show", "job", "-o", job_id});
+  const auto r = run_command({"scontrol", "show", "job", "-o", job_id}, timeout_s);
   const std::string line = r.output.substr(0, r.output.find('\n'));
   s.state = field(line, "JobState");
   if (r.exit_code != 0 || s.state.empty()) {
     s.state = "unknown";
-    s.reason = r.exit_code == 127 ? "scontrol not found" : line;
+    s.reason = r.exit_code == 127   ? "scontrol not found"
+               : r.exit_code == 124 ? "scontrol gave no answer within " +
+                                          std::to_string(timeout_s) + " s; is slurmctld up?"
+                                    : line;
     return s;
   }
   s.reason = field(line, "Reason");

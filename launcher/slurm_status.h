@@ -20,8 +20,10 @@ struct SlurmJobState {
 // The job id of the last "slurm" event ("" when there is none).
 std::string recorded_slurm_job(const storage::ResultsReader& reader);
 
-// `scontrol show job -o ID`; state "unknown" when scontrol is missing or forgot the job.
-SlurmJobState query_slurm_job(const std::string& job_id);
+// `scontrol show job -o ID`; state "unknown" when scontrol is missing, forgot the job, or gave
+// no answer within timeout_s (a slurmctld down makes it retry for minutes).
+constexpr int kScontrolTimeoutSeconds = 20;
+SlurmJobState query_slurm_job(const std::string& job_id, int timeout_s = kScontrolTimeoutSeconds);
 
 // For status_verb: one line "slurm job 12: RUNNING, restarts 1, run time 00:00:31 of 00:01:00\n",
 // or "" when the file records no job.

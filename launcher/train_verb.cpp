@@ -271,6 +271,9 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
 
   const fs::path dir(options.out_dir);
   std::error_code ec;
+  // A folder this call creates is removed again when the setup fails (data that cannot be drawn,
+  // a config the trainer refuses): a refused command leaves nothing behind.
+  const bool made_dir = !fs::exists(dir, ec);
   fs::create_directories(dir, ec);
   if (!fs::is_directory(dir)) {
     throw ConfigError("--out " + options.out_dir + ": cannot create this folder" +
@@ -296,8 +299,10 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
       if (name.rfind(base, 0) == 0 && entry.is_regular_file(ec)) fs::remove(entry.path(), ec);
     }
   }
-  if (fs::exists(metrics) && !fs::is_regular_file(metrics))
-    throw DataError(metrics + ": not a regular file; move it away");
+  for (const std::string& file : {checkpoint, metrics}) {
+    if (fs::exists(file) && !fs::is_regular_file(file))
+      throw DataError(file + ": not a regular file; move it away");
+  }
   // A stop signal during the setup (data, model) ends the run before its first step.
   auto stopped_in_setup = [&] {
     if (g_stop_signal == 0) return false;
@@ -305,6 +310,17 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
         << "); run the same command again to start\n";
     return true;
   };
+
+  struct RemoveIfFailed {
+    const fs::path& dir;
+    bool armed;
+    ~RemoveIfFailed() {
+      if (!armed) return;
+      std::error_code ignored;
+      fs::remove(dir / "lock", ignored);
+      fs::remove(dir, ignored);  // only when empty: nothing else of anyone's is removed
+    }
+  } remove_if_failed{dir, made_dir};
 
   std::optional<core::TrialData> made;
   try {
@@ -325,10 +341,12 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
   }
   core::Trainer trainer(config, data, device);
   if (stopped_in_setup()) return kExitStopped;
+  remove_if_failed.armed = false;  // the run starts: its folder is kept from here on
 
   // The metrics file keeps exactly the lines of the state being continued.
   int64_t metrics_bytes = 0;
-  if (fs::exists(checkpoint)) {
+  const bool resuming = fs::exists(checkpoint);
+  if (resuming) {
     const auto extras = trainer.load_checkpoint(checkpoint);
     const auto it = extras.find("metrics_bytes");
     metrics_bytes = it == extras.end() ? 0 : it->second;
@@ -346,7 +364,17 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
                     ": the file was cut or replaced since. Put it back, or delete " + checkpoint +
                     " and " + metrics + " to train from the start");
   }
-  if (metrics_size > metrics_bytes) {
+  if (!resuming && metrics_size > 0) {
+    // Lines with no checkpoint to continue: a run killed before its first checkpoint, or one
+    // whose checkpoint was deleted to train again. The new run starts from step 0; the old
+    // lines are kept beside it, not thrown away.
+    const std::string aside = metrics + ".prev";
+    fs::rename(metrics, aside, ec);
+    if (ec) throw DataError("cannot move " + metrics + " to " + aside + " (" + ec.message() + ")");
+    progress << "no checkpoint in " << options.out_dir << ": training from step 0; the "
+             << metrics_size << " bytes of metrics already there are kept in " << aside << "\n";
+    core::write_file_atomically(metrics, "");
+  } else if (metrics_size > metrics_bytes) {
     // A new file in its place (write + rename), not a truncation in place: a sweep reading the
     // file as it grows sees another inode and reads it again from the start, where a file cut
     // short and grown past its old size again would leave the reader in the middle of a line.

@@ -101,6 +101,47 @@ bool parse_metrics_line(const std::string& line, core::TrainRecord* train, core:
   return true;
 }
 
+int64_t cgroup_oom_kills(const std::string& root, const std::string& proc_cgroup) {
+  // Lines "ID:CONTROLLERS:PATH": v2 is "0::PATH", v1's memory controller "N:memory:PATH".
+  std::string v2_path, v1_path;
+  bool v2 = false, v1 = false;
+  std::ifstream cgroups(proc_cgroup);
+  for (std::string line; std::getline(cgroups, line);) {
+    const auto a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    const std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (line.compare(0, a, "0") == 0 && controllers.empty()) {
+      v2 = true;
+      v2_path = path;
+    }
+    std::stringstream list(controllers);
+    for (std::string c; std::getline(list, c, ',');) {
+      if (c == "memory") {
+        v1 = true;
+        v1_path = path;
+      }
+    }
+  }
+  std::vector<std::string> candidates;
+  if (v1) {
+    candidates.push_back(root + "/memory" + v1_path + "/memory.oom_control");
+    candidates.push_back(root + "/memory/memory.oom_control");
+  }
+  if (v2) {
+    candidates.push_back(root + v2_path + "/memory.events");
+    candidates.push_back(root + "/memory.events");
+  }
+  for (const auto& file : candidates) {
+    std::ifstream in(file);
+    for (std::string key; in >> key;) {
+      int64_t value = 0;
+      if (!(in >> value)) break;
+      if (key == "oom_kill") return value;
+    }
+  }
+  return -1;
+}
+
 TrialProcess::TrialProcess(const core::TrialConfig& config, const TrialLaunch& launch)
     : launch_(launch) {
   std::filesystem::create_directories(launch.dir);
@@ -142,6 +183,7 @@ TrialProcess::~TrialProcess() {
 
 void TrialProcess::spawn(std::vector<std::string> args) {
   args.insert(args.begin(), self_executable());
+  oom_kills_at_start_ = cgroup_oom_kills();
   const std::string out_log = launch_.dir + "/stdout.log", err_log = launch_.dir + "/stderr.log";
   std::error_code size_error;
   const auto before = std::filesystem::file_size(err_log, size_error);
@@ -277,16 +319,20 @@ bool TrialProcess::poll(TrialOutcome* outcome) {
       outcome->error = "exit " + std::to_string(code) + ": " + tail;
   } else if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
-    // The kernel's OOM killer sends SIGKILL; near the trial's budget that is an OOM result,
-    // unless the SIGKILL was ours (a second stop signal): then the trial was interrupted and
-    // resumes from its last checkpoint.
+    // The kernel's OOM killer sends SIGKILL: an OOM result when the cgroup counted an OOM kill
+    // while the child ran (no budget needed: a SLURM job's memory limit, the node's memory), or
+    // when the child was near its budget; unless the SIGKILL was ours (a second stop signal):
+    // then the trial was interrupted and resumes from its last checkpoint.
     const bool near_budget =
         launch_.memory_budget > 0 && outcome->peak_rss_bytes >= launch_.memory_budget * 9 / 10;
-    outcome->end = sig == SIGKILL && killed_       ? TrialEnd::interrupted
-                   : sig == SIGKILL && near_budget ? TrialEnd::oom
-                                                   : TrialEnd::failed;
-    outcome->error =
-        "killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + "): " + tail;
+    const int64_t oom_kills = oom_kills_at_start_ >= 0 ? cgroup_oom_kills() : -1;
+    const bool oom_killed = oom_kills > oom_kills_at_start_;
+    outcome->end = sig == SIGKILL && killed_                       ? TrialEnd::interrupted
+                   : sig == SIGKILL && (near_budget || oom_killed) ? TrialEnd::oom
+                                                                   : TrialEnd::failed;
+    outcome->error = "killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")" +
+                     (sig == SIGKILL && oom_killed ? ", by the kernel's OOM killer" : "") + ": " +
+                     tail;
   }
   pid_ = -1;
   return true;

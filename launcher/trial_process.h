@@ -55,13 +55,21 @@ class TrialProcess {
 
   TrialLaunch launch_;
   pid_t pid_ = -1;
-  bool killed_ = false;      // kill_now() sent its SIGKILL: the end is ours, not an OOM or a crash
-  bool stop_sent_ = false;   // request_stop() sent its SIGTERM
-  int64_t stderr_from_ = 0;  // where this attempt's lines begin in stderr.log
+  bool killed_ = false;     // kill_now() sent its SIGKILL: the end is ours, not an OOM or a crash
+  bool stop_sent_ = false;  // request_stop() sent its SIGTERM
+  int64_t oom_kills_at_start_ = -1;  // the cgroup's OOM-kill count when the child started
+  int64_t stderr_from_ = 0;          // where this attempt's lines begin in stderr.log
   int64_t metrics_offset_ = 0;
   ino_t metrics_inode_ = 0;  // of the metrics file read so far (the child replaces it on resume)
   std::string partial_;
 };
+
+// Processes the kernel's OOM killer has ended in this process's memory cgroup (which its
+// children share): "oom_kill N" of memory.events (cgroup v2) or memory.oom_control (v1, kernel
+// 4.13+), under `root` as /proc/self/cgroup places it, else at the root of the mount (a
+// container sees its own cgroup there). -1 when no such file can be read.
+int64_t cgroup_oom_kills(const std::string& root = "/sys/fs/cgroup",
+                         const std::string& proc_cgroup = "/proc/self/cgroup");
 
 // "train" / "eval" records of one metrics.jsonl line; false for anything else.
 bool parse_metrics_line(const std::string& line, core::TrainRecord* train, core::EvalRecord* eval,

@@ -45,7 +45,7 @@ exporting::Report report_of(const ResultsReader& reader, const exporting::SweepD
   exporting::Report report;
   report.sweep_name = data.spec.sweep.name;
   SweepHeader::visit_fields(data.header, [&](std::string_view key, const std::string& value) {
-    if (key != "spec_toml") report.provenance.emplace_back(std::string(key), value);
+    if (key != "spec") report.provenance.emplace_back(std::string(key), value);
   });
   report.provenance.emplace_back("schema_version", std::to_string(reader.schema_version()));
   report.provenance.emplace_back("hdf5_version", reader.hdf5_version());

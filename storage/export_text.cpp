@@ -215,6 +215,56 @@ std::string csv_grid_rows(const Table& t) {
 
 // ---- LaTeX (booktabs) ----
 
+// Greek letters and the symbols an ablation's names use, as math: pdfLaTeX's UTF-8 input (the
+// default since 2018) reads accented Latin letters but stops at these ("Unicode character α
+// not set up for use with LaTeX").
+const std::vector<std::pair<std::string, std::string>>& tex_math_symbols() {
+  static const std::vector<std::pair<std::string, std::string>> map = [] {
+    std::vector<std::pair<std::string, std::string>> m;
+    auto utf8 = [](int cp) {  // a code point below U+0800: two bytes
+      return std::string{static_cast<char>(0xC0 | (cp >> 6)),
+                         static_cast<char>(0x80 | (cp & 0x3F))};
+    };
+    const char* const lower[] = {"alpha", "beta",    "gamma", "delta", "epsilon", "zeta",
+                                 "eta",   "theta",   "iota",  "kappa", "lambda",  "mu",
+                                 "nu",    "xi",      "o",     "pi",    "rho",     "sigma",
+                                 "tau",   "upsilon", "phi",   "chi",   "psi",     "omega"};
+    // U+03B1..U+03C9 (with the final sigma U+03C2 skipped), then U+0391..U+03A9 for the
+    // capitals LaTeX has commands for (the others look like Latin letters).
+    for (int k = 0, cp = 0x3B1; k < 24; ++k, ++cp) {
+      if (cp == 0x3C2) ++cp;
+      const std::string name = lower[k];
+      m.emplace_back(utf8(cp), name == "o" ? "o" : "$\\" + name + "$");
+    }
+    for (const auto& [cp, name] : std::vector<std::pair<int, std::string>>{{0x393, "Gamma"},
+                                                                           {0x394, "Delta"},
+                                                                           {0x398, "Theta"},
+                                                                           {0x39B, "Lambda"},
+                                                                           {0x39E, "Xi"},
+                                                                           {0x3A0, "Pi"},
+                                                                           {0x3A3, "Sigma"},
+                                                                           {0x3A6, "Phi"},
+                                                                           {0x3A8, "Psi"},
+                                                                           {0x3A9, "Omega"}}) {
+      m.emplace_back(utf8(cp), "$\\" + name + "$");
+    }
+    for (const auto& [from, to] :
+         std::vector<std::pair<std::string, std::string>>{{"≤", "$\\leq$"},
+                                                          {"≥", "$\\geq$"},
+                                                          {"≈", "$\\approx$"},
+                                                          {"≠", "$\\neq$"},
+                                                          {"→", "$\\rightarrow$"},
+                                                          {"←", "$\\leftarrow$"},
+                                                          {"∞", "$\\infty$"},
+                                                          {"−", "$-$"},
+                                                          {"–", "--"},
+                                                          {"…", "\\ldots{}"}})
+      m.emplace_back(from, to);
+    return m;
+  }();
+  return map;
+}
+
 std::string tex_escape(const std::string& s) {
   static const std::vector<std::pair<std::string, std::string>> map = {{"\\", "$\\backslash$"},
                                                                        {"&", "\\&"},
@@ -244,6 +294,15 @@ std::string tex_escape(const std::string& s) {
   for (size_t i = 0; i < s.size();) {
     bool hit = false;
     for (const auto& [from, to] : map) {
+      if (s.compare(i, from.size(), from) == 0) {
+        out += to;
+        i += from.size();
+        hit = true;
+        break;
+      }
+    }
+    for (const auto& [from, to] : tex_math_symbols()) {
+      if (hit) break;
       if (s.compare(i, from.size(), from) == 0) {
         out += to;
         i += from.size();

@@ -123,6 +123,8 @@ SweepHeader read_header(hid_t file, const std::string& path) {
     const std::string name(key);
     if (has_attribute(file, name.c_str(), path))
       value = read_text_attribute(file, name.c_str(), path);
+    else if (name == "spec" && has_attribute(file, "spec_toml", path))
+      value = read_text_attribute(file, "spec_toml", path);  // written before 2026-12
   });
   return header;
 }

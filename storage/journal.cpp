@@ -125,6 +125,28 @@ Journal Journal::create(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) fail_errno(path, "create the journal", errno);
   lock(fd, path);
+  return start(fd, path);
+}
+
+Journal Journal::create_or_take(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) fail_errno(path, "create the journal", errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    ::close(fd);
+    throw StorageError(path +
+                       " is locked: another trm-sweep process is creating this results file at "
+                       "this moment; let it start the sweep, then use `trm-sweep resume`");
+  }
+  lock(fd, path);  // held now, or a file system without flock (as create)
+  if (::ftruncate(fd, 0) != 0) {
+    const int err = errno;
+    ::close(fd);
+    fail_errno(path, "empty the journal", err);
+  }
+  return start(fd, path);
+}
+
+Journal Journal::start(int fd, const std::string& path) {
   Journal journal(fd, path, 0);
   if (::pwrite(fd, kMagic.data(), kMagic.size(), 0) != static_cast<ssize_t>(kMagic.size()) ||
       ::fdatasync(fd) != 0) {

@@ -31,6 +31,10 @@ class Journal {
 
   // A new, empty journal at `path`; refuses an existing file.
   static Journal create(const std::string& path);
+  // As create, where a file left at `path` by a process that is gone (a kill during a start) is
+  // taken over and emptied; one that a live process holds (flock) is refused. Two processes
+  // creating at once: the second is told, neither's file is touched.
+  static Journal create_or_take(const std::string& path);
   // An existing journal: checks it and calls `on_record` for each intact record in order. Bytes
   // after them are the torn tail (the writes a kill or power loss interrupted, never
   // acknowledged): torn() says so, and they are cut off by cut_torn_tail() or the first write, so
@@ -60,6 +64,8 @@ class Journal {
 
  private:
   Journal(int fd, std::string path, int64_t size);
+  // The new journal on `fd` (empty, locked): its magic, synced.
+  static Journal start(int fd, const std::string& path);
   // Scans from the start; returns where the intact records end.
   int64_t scan(const RecordFn& on_record) const;
 

@@ -45,9 +45,8 @@ void export_journal(const std::string& results_path) {
 
   const std::string target = journal_path(results_path);
   const std::string partial = target + ".partial";
-  remove_file_if_present(partial);
+  Journal journal = Journal::create_or_take(partial);  // refused while another process makes one
   try {
-    Journal journal = Journal::create(partial);
     journal.append(encode(HeaderRecord{1, layout_signature(), reader.header()}), false);
     TrialsRecord trials{0, {}};
     for (const auto& row : rows) {

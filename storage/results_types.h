@@ -32,7 +32,7 @@ struct SweepHeader {
 
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor&& v) {
-    v("spec_toml", self.spec_toml);
+    v("spec", self.spec_toml);  // DESIGN.md's name; files before 2026-12 call it spec_toml
     v("spec_hash", self.spec_hash);
     v("created", self.created);
     v("tool_version", self.tool_version);

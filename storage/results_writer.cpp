@@ -225,8 +225,16 @@ ResultsWriter ResultsWriter::create(const std::string& path, const SweepHeader& 
   // Built beside its final names: a kill leaves no file, or a complete results file (whose
   // journal open() writes again), or both.
   const std::string partial = jpath + ".partial";
-  remove_file_if_present(partial);
-  auto impl = std::make_unique<Impl>(path, Journal::create(partial));
+  auto impl = std::make_unique<Impl>(path, Journal::create_or_take(partial));
+  // Checked again under the partial journal's lock: another process that created the file
+  // between the first look and now holds it (its results would be replaced by ours).
+  if (file_exists(path) || file_exists(jpath)) {
+    ::unlink(partial.c_str());
+    throw StorageError(path +
+                       ": created by another trm-sweep process a moment ago. To continue "
+                       "that sweep use `trm-sweep resume " +
+                       path + "`.");
+  }
   try {
     impl->journal.append(encode(HeaderRecord{1, layout_signature(), header}), false);
     impl->journal.append(encode(TrialsRecord{0, definitions}));

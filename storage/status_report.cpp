@@ -20,8 +20,8 @@ struct TrialLine {
   TrialRow row;
   double train_exact = kUnknown;  // exact_accuracy of the newest train record
   double eval_exact = kUnknown;   // exact_accuracy of the newest evaluation
-  double elapsed = kUnknown;      // seconds
-  double eta = kUnknown;          // running trials: seconds left at the attempt's pace so far
+  double elapsed = kUnknown;      // seconds, all attempts together
+  double eta = kUnknown;          // running trials: seconds left at the pace so far
 };
 
 std::vector<TrialLine> collect(const ResultsReader& reader, double now, bool writer_gone) {
@@ -33,7 +33,9 @@ std::vector<TrialLine> collect(const ResultsReader& reader, double now, bool wri
     if (row.status == TrialStatus::running && writer_gone) {
       // cut off: elapsed and ETA unknown
     } else if (row.status == TrialStatus::running) {
-      line.elapsed = now - row.started;
+      // A resumed trial's step counts the earlier attempts' steps too: their time (wall_s,
+      // summed when each ended) goes with them, or the pace looks many times faster than it is.
+      line.elapsed = (std::isnan(row.wall_s) ? 0.0 : row.wall_s) + (now - row.started);
       if (row.step > 0 && row.total_steps > row.step) {
         line.eta = line.elapsed / static_cast<double>(row.step) *
                    static_cast<double>(row.total_steps - row.step);
@@ -198,7 +200,7 @@ std::string render_json(const ResultsReader& reader, const std::vector<TrialLine
   bool first = true;
   const SweepHeader header = reader.header();
   SweepHeader::visit_fields(header, [&](std::string_view key, const std::string& value) {
-    if (key == "spec_toml") return;  // long; read the file for it
+    if (key == "spec") return;  // long; read the file for it
     out += (first ? "" : ", ") + json_quote(key) + ": " + json_quote(value);
     first = false;
   });

@@ -47,12 +47,13 @@ std::vector<Cell> cells_of(const SweepSpec& spec) {
   std::vector<Cell> cells;
   const auto dims = dimensions(spec);
   // Counted before anything is built: a spec of a billion trials is a typo, not a plan.
-  double count = static_cast<double>(spec.variants.size()) + 1.0;
+  double count = 1.0;
   for (const auto& d : dims) count *= static_cast<double>(d.size());
+  count += static_cast<double>(spec.variants.size());
   count *= static_cast<double>(std::max<size_t>(1, spec.sweep.seeds.size()));
   if (count > static_cast<double>(kMaxTrials)) {
     throw ConfigError("the spec expands to about " + core::format_double(count) +
-                      " trials (grid x zips x seeds, plus the variants); at most " +
+                      " trials ((grid x zips, plus the variants) x seeds); at most " +
                       std::to_string(kMaxTrials) + " per results file");
   }
   if (dims.empty()) {
@@ -191,16 +192,25 @@ Expansion expand(const SweepSpec& spec) {
   for (const auto& cell : cells_of(spec)) {
     core::TrialConfig config = spec.base;
     for (const auto& [key, value] : cell.settings) core::set_key(config, key, value);
-    bool excluded = false;
+    std::string excluded_by;  // the first rule that matches
     for (size_t r = 0; r < spec.excludes.size(); ++r) {
       bool all = true;
       for (const auto& c : spec.excludes[r].all_of) all = all && holds(c, config);
       if (all) {
         ++rule_matches[r];
-        excluded = true;
+        if (excluded_by.empty()) excluded_by = spec.excludes[r].where;
       }
     }
-    if (excluded) continue;
+    if (!excluded_by.empty()) {
+      // A grid cell excluded is the rule's purpose; a variant is named on purpose, and losing
+      // its row in the ablation tables without a word hides the rule's reach.
+      if (cell.from != nullptr) {
+        out.warnings.push_back(cell.from->where + ": variant '" + cell.variant +
+                               "' is excluded by the [[exclude]] at " + excluded_by +
+                               ": it has no trial and no row in the ablation tables");
+      }
+      continue;
+    }
     // A cell's problems are its config's, the same for every seed: listed once per cell.
     {
       core::TrialConfig seeded = config;

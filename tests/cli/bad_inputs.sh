@@ -150,5 +150,31 @@ else
   echo "FAIL: trm-core train without --set: exit $rc: $out"
 fi
 
+# model takes a key as a spec's --set names it (model.l_cycles), as well as bare.
+out=$("$bin" model --set model.l_cycles=4 --set h_cycles=2 2>&1)
+rc=$?
+if [ $rc -eq 0 ] && grep -Eq '^ +l_cycles +4$' <<<"$out" && grep -Eq '^ +h_cycles +2$' <<<"$out"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  echo "FAIL: model --set model.l_cycles=4: exit $rc: $out"
+fi
+
+# trm-core's counts are checked as trm-sweep's: 100000 threads is a typo, refused before anything
+# is made or written.
+for args in "train --out /tmp/trm_bad_input_core_never --set model.hidden_size=32 --threads 100000" \
+  "eval --weights /nonexistent.pt --threads 100000"; do
+  # shellcheck disable=SC2086  # the arguments are words
+  out=$("$core" $args 2>&1 >/dev/null)
+  rc=$?
+  if [ $rc -eq 2 ] && [[ "$out" == *"--threads: 100000: expected a whole number from 1 to 4096"* ]] &&
+    [ ! -e /tmp/trm_bad_input_core_never ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: trm-core ${args%% *} --threads 100000: exit $rc: $out"
+  fi
+done
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

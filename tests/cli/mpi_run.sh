@@ -130,11 +130,21 @@ rc=$?
   fail "spec with errors under MPI: exit $rc, file $(ls "$work"/bad.h5 2>&1): $(cat "$work/bad.out")"
 mpi -np 3 "$bin" run "$spec" -o "$work/missing/dir/x.h5" >"$work/dir.out" 2>&1
 rc=$?
-[ $rc -eq 2 ] && grep -q "missing/dir" "$work/dir.out" && ok || fail "missing directory: exit $rc: $(cat "$work/dir.out")"
+n=$(grep -c "error: -o .*missing/dir/x.h5: the folder .* does not exist" "$work/dir.out")
+[ $rc -eq 2 ] && [ "$n" -eq 1 ] && ok || fail "missing directory: exit $rc, said $n times (want 1): $(cat "$work/dir.out")"
 mpi -np 3 "$bin" run "$work/long.toml" -o "$work/mpi.h5" >"$work/other.out" 2>&1
 rc=$?
 [ $rc -eq 2 ] && grep -q "another sweep spec" "$work/other.out" && ok ||
   fail "another sweep's file: exit $rc: $(cat "$work/other.out")"
+# A mistake in the options is said once, by rank 0, not once per rank.
+mpi -np 3 "$bin" run "$spec" -o "$work/jobs.h5" --jobs 0 >"$work/jobs.out" 2>&1
+rc=$?
+n=$(grep -c "error: --jobs: 0: expected a whole number" "$work/jobs.out")
+[ $rc -eq 2 ] && [ "$n" -eq 1 ] && ok || fail "--jobs 0 under MPI: exit $rc, said $n times: $(cat "$work/jobs.out")"
+mpi -np 3 "$bin" run "$spec" -o "$work/flag.h5" --no-such-flag >"$work/flag.out" 2>&1
+rc=$?
+n=$(grep -c "no-such-flag" "$work/flag.out")
+[ $rc -eq 2 ] && [ "$n" -eq 1 ] && ok || fail "an unknown flag under MPI: exit $rc, said $n times: $(cat "$work/flag.out")"
 sed 's/^seeds = 3/seeds = 1/; /^\[grid\]/,$d' "$spec" >"$work/one.toml"
 mpi -np 4 "$bin" run "$work/one.toml" -o "$work/one.h5" >"$work/one.out" 2>&1
 rc=$?

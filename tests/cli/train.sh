@@ -237,6 +237,21 @@ run --out "$work/mdir" >/dev/null 2>"$work/mdir.err"
 rc=$?
 [ $rc -eq 2 ] && grep -q "metrics.jsonl: not a regular file" "$work/mdir.err" && ok ||
   fail "metrics.jsonl a folder: exit $rc (want 2), $(cat "$work/mdir.err")"
+mkdir -p "$work/cdir/checkpoint.pt"
+run --out "$work/cdir" >/dev/null 2>"$work/cdir.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "checkpoint.pt: not a regular file" "$work/cdir.err" && ok ||
+  fail "checkpoint.pt a folder: exit $rc (want 2, not 'corrupt'), $(cat "$work/cdir.err")"
+# Metrics with no checkpoint (a run killed before its first one, or its checkpoint deleted to
+# train again): the new run starts from step 0 and the old lines are kept aside, not emptied.
+mkdir -p "$work/aside"
+printf '{"old":1}\n' >"$work/aside/metrics.jsonl"
+run --out "$work/aside" --set train.steps=2 >/dev/null 2>"$work/aside.err"
+rc=$?
+[ $rc -eq 0 ] && [ "$(cat "$work/aside/metrics.jsonl.prev")" = '{"old":1}' ] &&
+  grep -q "kept in .*metrics.jsonl.prev" "$work/aside.err" &&
+  ! grep -q '"old"' "$work/aside/metrics.jsonl" && [ -s "$work/aside/metrics.jsonl" ] && ok ||
+  fail "metrics without a checkpoint: exit $rc, $(cat "$work/aside.err"), prev=$(cat "$work/aside/metrics.jsonl.prev" 2>&1)"
 
 # --- one process per --out folder ------------------------------------------------------------
 # After a kill -9 of a sweep's run, its trial is still writing its last checkpoint when resume
@@ -265,6 +280,18 @@ rc=$?
 [ $rc -eq 0 ] && grep -Eq "^data: givens = 0 asked; the puzzles have [0-9]+-[0-9]+ \(mean [0-9.]+\)" \
   "$work/givens.err" && ok || fail "givens = 0: exit $rc, no 'data: givens' line: $(cat "$work/givens.err")"
 grep -q "^data: givens" "$work/straight.out" "$work/resumed.err" && fail "a reachable givens was reported" || ok
+
+# --- data that cannot be drawn: exit 2, and a folder the command made is gone again --------
+# (every 4x4 puzzle with all 16 given is equivalent to a train one: no test split exists)
+run --out "$work/nodata" --set data.givens=16 --set data.test_puzzles=50 >/dev/null 2>"$work/nodata.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "test_puzzles = 50" "$work/nodata.err" && [ ! -e "$work/nodata" ] && ok ||
+  fail "undrawable data: exit $rc (want 2), folder left: $(ls -d "$work/nodata" 2>&1), $(cat "$work/nodata.err")"
+mkdir -p "$work/hadfolder" && echo mine >"$work/hadfolder/notes.txt"
+run --out "$work/hadfolder" --set data.givens=16 --set data.test_puzzles=50 >/dev/null 2>&1
+rc=$?
+[ $rc -eq 2 ] && [ "$(cat "$work/hadfolder/notes.txt")" = mine ] && ok ||
+  fail "undrawable data in an existing folder: exit $rc, the folder's file: $(cat "$work/hadfolder/notes.txt" 2>&1)"
 
 # --- out of memory is a result --------------------------------------------------------------
 "$bin" train --config "$work/tiny.toml" --set model.hidden_size=4096 --memory-budget 512M \

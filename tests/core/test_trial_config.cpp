@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/errors.h"
 #include "core/fields.h"
@@ -88,6 +91,19 @@ TEST(TrialConfigFields, AnUnknownKeyNamesTheNearestDottedKeyAndListsTheValidOnes
     EXPECT_NE(msg.find("unknown key 'l_cycle'; did you mean 'model.l_cycles'?"), std::string::npos)
         << msg;
     EXPECT_NE(msg.find("train.ema_rate"), std::string::npos) << msg;
+  }
+  // A key in the wrong section is pointed to its own.
+  for (const auto& [wrong, right] :
+       std::vector<std::pair<std::string, std::string>>{{"train.hidden_size", "model.hidden_size"},
+                                                        {"model.ema_rate", "train.ema_rate"},
+                                                        {"data.l_cycle", "model.l_cycles"}}) {
+    try {
+      set_key(c, wrong, "3");
+      FAIL() << wrong << ": no error";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("did you mean '" + right + "'?"), std::string::npos)
+          << e.what();
+    }
   }
   EXPECT_THROW(apply_sets(c, {"train.lr"}), ConfigError);
   EXPECT_THROW(apply_sets(c, {"=3"}), ConfigError);

@@ -49,6 +49,10 @@ expect_ok "<svg class=\"heatmap\"" export "$work/grid.h5" --format html
 expect_ok "| 1 | **90.0** | **90.0** |" export "$work/grid.h5" --kind grid --rows model.h_cycles \
   --cols model.l_cycles --metric accuracy
 expect_ok "| attention T=1 n=1 | 66.0 |" export "$work/grid.h5" --kind ablation --metric wall_s
+# --kind grid with a declared grid's name: its axes hold, --metric and --rows/--cols change them.
+expect_ok "| 1 | **90.0** | **90.0** |" export "$work/grid.h5" --kind grid --table recursion --metric accuracy
+expect_error "--rows and --cols are both model.l_cycles" \
+  export "$work/grid.h5" --kind grid --table recursion --rows model.l_cycles
 expect_ok "index,name,status,train.seed" export "$work/grid.h5" --kind raw --format csv
 # -o writes the file and nothing to stdout; the same file gives the same bytes twice.
 if "$bin" export "$work/grid.h5" --format html -o "$work/a.html" >"$work/out" 2>&1 &&
@@ -95,8 +99,15 @@ expect_error "-o $work/a.html: already exists; add --force to replace it" \
   export "$work/grid.h5" --format md -o "$work/a.html"
 [ "$(cksum <"$work/grid.h5")" = "$before" ] && cmp -s "$work/grid.h5" "$work/copy.h5" &&
   grep -q "<table class=\"trm\"" "$work/a.html" && ok || fail "a refused export -o changed a file"
+chmod 0600 "$work/a.html"
 expect_ok "" export "$work/grid.h5" --format md -o "$work/a.html" --force
 grep -q "^| " "$work/a.html" && ok || fail "export -o --force did not replace the file"
+# The replaced file keeps its mode (a private report stays private); a new one follows the umask.
+[ "$(stat -c %a "$work/a.html")" = 600 ] && ok ||
+  fail "export -o --force changed the mode of a 0600 file to $(stat -c %a "$work/a.html")"
+(umask 0007 && "$bin" export "$work/grid.h5" --format md -o "$work/umask.md") &&
+  [ "$(stat -c %a "$work/umask.md")" = 660 ] && ok ||
+  fail "a new export under umask 0007 has mode $(stat -c %a "$work/umask.md") (want 660)"
 
 # Another sweep's journal is refused as an HDF5 file is, even with --force: without it, that
 # sweep's results cannot be rebuilt.

@@ -150,6 +150,33 @@ TEST(Export, NamesWithLineBreaksBarsAndAngleBracketsStayInTheirCell) {
   EXPECT_NE(tex.find("a\\textless{}b\\textgreater{}\\textbar{}c d"), std::string::npos) << tex;
 }
 
+// pdfLaTeX stops at a Greek letter or a math symbol in text ("Unicode character α not set up
+// for use with LaTeX"): they become math commands; accented Latin letters stay as they are.
+TEST(Export, GreekLettersAndMathSymbolsInNamesBecomeLatexCommands) {
+  const TempDir dir;
+  const std::string path = dir.file("greek.h5");
+  exporttest::write_sample(path, "empty",
+                           "[base]\nmodel.hidden_size = 64\n\n[[variant]]\n"
+                           "name = \"β≤0.9, Δt→∞ (café)\"\nmodel.l_cycles = 3\n");
+  {
+    auto w = ResultsWriter::open(path);
+    for (auto row : w.trials()) {
+      row.status = TrialStatus::done;
+      row.step = row.total_steps;
+      row.final_exact_accuracy = 0.5;
+      w.update_trial(row);
+    }
+  }
+  const ResultsReader reader(path);
+  TableRequest raw;
+  raw.kind = "raw";
+  raw.name = "raw";
+  const std::string tex = export_tables(reader, {raw}, ExportFormat::latex);
+  EXPECT_NE(tex.find("$\\beta$$\\leq$0.9, $\\Delta$t$\\rightarrow$$\\infty$ (café)"),
+            std::string::npos)
+      << tex;
+}
+
 TEST(Export, AblationRowsShowDepthForwardPassesAndParameters) {
   const Sample s("ablation");
   const std::string md = s.all(ExportFormat::md);

@@ -1,9 +1,13 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <type_traits>
 
 #include "core/errors.h"
 #include "core/fields.h"
+#include "launcher/trial_process.h"
 #include "launcher/trial_runner.h"
 #include "launcher/worker.h"
 
@@ -135,6 +139,52 @@ TEST(StopSignals, SignalsWithinASecondOfTheFirstAreOneStop) {
   EXPECT_EQ(s.update(4, 10.9), StopSignals::Act::none);  // the job script's USR1
   EXPECT_EQ(s.update(5, 11.5), StopSignals::Act::kill);  // the user insists
   EXPECT_EQ(s.update(6, 20.0), StopSignals::Act::none);
+}
+
+// The kernel's OOM kills are read from the trial's memory cgroup: a SIGKILL with the count risen
+// is an oom result even without a memory budget. Fake /sys/fs/cgroup trees of both versions.
+class CgroupOomKills : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::temp_directory_path() / ("trm_cgroup_" + std::to_string(getpid()));
+    std::filesystem::create_directories(root_);
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+  void write(const std::string& relative, const std::string& text) {
+    const auto path = root_ / relative;
+    std::filesystem::create_directories(path.parent_path());
+    std::ofstream(path) << text;
+  }
+  int64_t count(const std::string& proc_cgroup) {
+    write("proc_cgroup", proc_cgroup);
+    return cgroup_oom_kills((root_ / "sys").string(), (root_ / "proc_cgroup").string());
+  }
+  std::filesystem::path root_;
+};
+
+TEST_F(CgroupOomKills, Version2ReadsTheOwnCgroupsMemoryEvents) {
+  write("sys/system.slice/slurmstepd.scope/job_7/memory.events",
+        "low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n");
+  EXPECT_EQ(count("0::/system.slice/slurmstepd.scope/job_7\n"), 2);
+}
+
+TEST_F(CgroupOomKills, Version1ReadsTheMemoryControllersOomControl) {
+  write("sys/memory/slurm/uid_0/job_9/memory.oom_control",
+        "oom_kill_disable 0\nunder_oom 0\noom_kill 5\n");
+  EXPECT_EQ(count("4:memory:/slurm/uid_0/job_9\n3:cpuset:/\n0::/\n"), 5);
+}
+
+TEST_F(CgroupOomKills, AContainerSeesItsOwnCgroupAtTheMountsRoot) {
+  // /proc/self/cgroup names the host's path, which the container's mount does not have.
+  write("sys/memory/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
+  EXPECT_EQ(count("4:memory,hugetlb:/process_api/489d\n0::/\n"), 1);
+}
+
+TEST_F(CgroupOomKills, NoCountReadableIsMinusOne) {
+  EXPECT_EQ(count("0::/nowhere\n"), -1);
+  // A v1 kernel older than 4.13 has no oom_kill line.
+  write("sys/memory/a/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n");
+  EXPECT_EQ(count("4:memory:/a\n"), -1);
 }
 
 }  // namespace

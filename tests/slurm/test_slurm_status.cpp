@@ -73,6 +73,15 @@ TEST_F(SlurmStatus, AJobScontrolForgotIsUnknownWithItsMessage) {
             "slurm job 7: unknown (slurm_load_jobs error: Invalid job id specified)\n");
 }
 
+// A slurmctld that does not answer makes scontrol retry for minutes: status must not hang.
+TEST_F(SlurmStatus, AnScontrolThatHangsIsEndedAndSaid) {
+  fake_scontrol("sleep 60");
+  // (Had it been waited out, its empty output would give an empty reason.)
+  const auto s = trm::launcher::query_slurm_job("9", 1);
+  EXPECT_EQ(s.state, "unknown");
+  EXPECT_EQ(s.reason, "scontrol gave no answer within 1 s; is slurmctld up?");
+}
+
 TEST_F(SlurmStatus, AFileWithoutAJobShowsNothing) {
   fake_scontrol("exit 1");
   const trm::storage::ResultsReader r(results(""));

@@ -26,7 +26,7 @@ with tempfile.TemporaryDirectory() as folder:
             assert attrs["format"] == "trm-sweep results", attrs["format"]
             assert attrs["schema_version"] == 1
             assert attrs["tool_version"] == "0.1.0"
-            assert attrs["spec_toml"].startswith("[base]\n"), attrs["spec_toml"]
+            assert attrs["spec"].startswith("[base]\n"), attrs["spec"]
             assert attrs["hdf5_version"].startswith("1.")
 
             trials = f["trials"][:]

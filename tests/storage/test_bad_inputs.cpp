@@ -1,8 +1,10 @@
 // Bad input and a hostile environment: each gives one clear StorageError naming the path, and a
 // results file that existed before is never damaged.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <hdf5.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -14,6 +16,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
+#include <span>
 #include <sstream>
 
 #include "storage/results_file.h"
@@ -286,6 +290,20 @@ TEST(StorageBadInput, AnotherSchemaVersionIsRefusedWithAHint) {
   EXPECT_TRUE(contains(e, "tool_version 0.1.0")) << e;
 }
 
+// DESIGN.md names the root attribute `spec`; files written before 2026-12 call it spec_toml, and
+// their stored spec (what resume and export expand) still reads back.
+TEST(StorageBadInput, AFileWithTheOldSpecAttributeNameStillReads) {
+  const TempDir dir;
+  const std::string path = dir.file("old.h5");
+  write_sample(path);
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  ASSERT_GT(H5Aexists(file, "spec"), 0);
+  ASSERT_GE(H5Arename(file, "spec", "spec_toml"), 0);
+  H5Fclose(file);
+  EXPECT_EQ(ResultsReader{path}.header().spec_toml, sample_header().spec_toml);
+}
+
 TEST(StorageBadInput, AnExistingFileIsNeverOverwrittenByCreate) {
   const TempDir dir;
   const std::string path = dir.file("keep.h5");
@@ -294,6 +312,75 @@ TEST(StorageBadInput, AnExistingFileIsNeverOverwrittenByCreate) {
   EXPECT_TRUE(contains(e, "already exists")) << e;
   EXPECT_TRUE(contains(e, "trm-sweep resume")) << e;
   expect_sample_intact(path);
+}
+
+TEST(StorageBadInput, APartialJournalALiveCreatorHoldsIsNotTakenOver) {
+  const TempDir dir;
+  const std::string path = dir.file("racing.h5");
+  const std::string partial = journal_path(path) + ".partial";
+  { std::ofstream(partial) << "the other creator's bytes"; }
+  const int held = ::open(partial.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::flock(held, LOCK_EX | LOCK_NB), 0);  // as a live creator holds it
+  const auto e = storage_error_of([&] { ResultsWriter::create(path, sample_header(), {}); });
+  EXPECT_TRUE(contains(e, "another trm-sweep process is creating")) << e;
+  std::ifstream in(partial);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "the other creator's bytes");
+  EXPECT_FALSE(std::filesystem::exists(path));
+  ::close(held);
+  // Its creator gone (the lock released with it), the leftover is taken over.
+  ResultsWriter::create(path, sample_header(), sample_trials(2));
+  EXPECT_EQ(ResultsReader{path}.trials().size(), 2u);
+  EXPECT_FALSE(std::filesystem::exists(partial));
+}
+
+TEST(StorageBadInput, CreatorsRacingForOneFileGiveOneSweepAndClearErrors) {
+  // Four processes create each file at the same moment: one wins; the others are refused, and
+  // the winner's file and journal are its own (a second creator used to rename its file over
+  // the first's, and the first went on recording into a journal no file matched).
+  const TempDir dir;
+  for (int round = 0; round < 12; ++round) {
+    const std::string path = dir.file("race" + std::to_string(round) + ".h5");
+    std::vector<pid_t> children;
+    for (int c = 0; c < 4; ++c) {
+      const pid_t pid = ::fork();
+      ASSERT_GE(pid, 0);
+      if (pid == 0) {
+        int code = 0;
+        try {
+          auto writer = ResultsWriter::create(path, sample_header(), sample_trials(3));
+          const auto mine = testing::train_record(c % 3, 100 + c);  // whose file this is
+          writer.append_train(c % 3, std::span(&mine, 1));
+          writer.close();
+          code = 10 + c;
+        } catch (const StorageError&) {
+          code = 1;
+        } catch (...) {
+          code = 2;
+        }
+        std::_Exit(code);
+      }
+      children.push_back(pid);
+    }
+    int winners = 0, winner = -1;
+    for (const pid_t pid : children) {
+      int status = 0;
+      ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+      ASSERT_TRUE(WIFEXITED(status));
+      const int code = WEXITSTATUS(status);
+      ASSERT_TRUE(code == 1 || code >= 10) << "a creator failed otherwise than with a StorageError";
+      if (code >= 10) {
+        ++winners;
+        winner = code - 10;
+      }
+    }
+    ASSERT_EQ(winners, 1) << "round " << round;
+    const ResultsReader reader{path};
+    const auto train = reader.train(winner % 3);
+    ASSERT_EQ(train.size(), 1u) << "round " << round;
+    EXPECT_EQ(train[0].step, 100 + winner) << "round " << round;
+    EXPECT_FALSE(std::filesystem::exists(journal_path(path) + ".partial"));
+  }
 }
 
 TEST(StorageBadInput, AReadOnlyFolderGivesAClearErrorAndLeavesTheFileAlone) {

@@ -77,6 +77,35 @@ model.h_cycles = 2
   EXPECT_FALSE(e.trials[1].config.train.ema);
 }
 
+// The trial cap counts what expand builds, (cells + variants) x seeds: 2000 cells and 500
+// variants are 2500 trials (counting (variants + 1) x cells refused them as a million), while a
+// grid past the cap is refused before anything is built.
+TEST(SweepExpand, TheTrialCapCountsCellsPlusVariantsTimesSeeds) {
+  std::string text = "[grid]\ntrain.lr = [";
+  for (int i = 1; i <= 2000; ++i) text += (i > 1 ? ", " : "") + std::to_string(i) + "e-7";
+  text += "]\n";
+  for (int i = 1; i <= 500; ++i) {
+    text += "[[variant]]\nname = \"v" + std::to_string(i) + "\"\ntrain.lr = " + std::to_string(i) +
+            "e-3\n";
+  }
+  EXPECT_EQ(expand_text(text).trials.size(), 2500u);
+  const auto msg = error_of(
+      "[sweep]\nseeds = 2\n[grid]\nmodel.h_cycles = [" +
+      [] {
+        std::string v;
+        for (int i = 1; i <= 1000; ++i) v += std::to_string(i) + ",";
+        return v;
+      }() +
+      "]\nmodel.l_cycles = [" +
+      [] {
+        std::string v;
+        for (int i = 1; i <= 501; ++i) v += std::to_string(i) + ",";
+        return v;
+      }() +
+      "]\n");
+  EXPECT_NE(msg.find("expands to about 1002000 trials"), std::string::npos) << msg;
+}
+
 TEST(SweepExpand, SameCellHasSameIdWhateverTheKeyOrderDefaultsOrFile) {
   const auto a = expand_text("[base]\nmodel.l_cycles = 4\ntrain.lr = 0.001\n");
   const auto b = expand_text(
@@ -129,6 +158,27 @@ model.halting = ["act"]
   EXPECT_EQ(e.trials.size(), 7u);  // 8 cells, n = 8 with multi-scale z dropped
   ASSERT_EQ(e.warnings.size(), 1u);
   EXPECT_NE(e.warnings[0].find("test.toml:8:1: [[exclude]] rule matches no cell"),
+            std::string::npos)
+      << e.warnings[0];
+}
+
+TEST(SweepExpand, AVariantTheExcludeRulesRemoveIsSaidNotDroppedSilently) {
+  const auto e = expand_text(R"(
+[grid]
+model.l_cycles = [2, 4]
+[[variant]]
+name = "big n"
+model.l_cycles = 9
+[[variant]]
+name = "EMA off"
+train.ema = false
+[[exclude]]
+model.l_cycles = { min = 7 }
+)");
+  EXPECT_EQ(e.trials.size(), 3u);  // the grid's two cells and "EMA off"
+  ASSERT_EQ(e.warnings.size(), 1u);
+  EXPECT_NE(e.warnings[0].find("test.toml:4:1: variant 'big n' is excluded by the [[exclude]] at "
+                               "test.toml:10:1: it has no trial and no row in the ablation tables"),
             std::string::npos)
       << e.warnings[0];
 }
