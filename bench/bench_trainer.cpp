@@ -138,7 +138,8 @@ int main(int argc, char** argv) {
                  .givens = 6,
                  .num_aug = 100,
                  .test_puzzles = 20,
-                 .seed = 0};
+                 .seed = 0,
+                 .path = {}};
   cases.push_back({"quick_train 4x4 D64 b64", quick4});
   if (!quick) {
     cases.push_back({"small 9x9 D128 T2 n2 b32", sudoku_case(128, 2, 2, 32)});

@@ -4,12 +4,43 @@
 #include <cmath>
 
 #include "core/config_fields.h"
+#include "core/errors.h"
 #include "core/fields.h"
+#include "core/reference_data.h"
 
 namespace trm::core {
 
 int64_t data_seq_len(const DataConfig& d) { return d.box * d.box * d.box * d.box; }
 int64_t data_vocab_size(const DataConfig& d) { return d.box * d.box + 2; }
+
+DataShape data_shape(const DataConfig& d) {
+  DataShape s;
+  if (d.source == DataSource::reference) {
+    if (d.path.empty()) {
+      throw DataError(
+          "data.path is empty: data.source = reference reads the data set's folder "
+          "(train/ and test/, as the reference's dataset builders write them)");
+    }
+    const auto r = reference_data_shape(d.path);
+    s.seq_len = r.train.seq_len;
+    s.vocab_size = r.train.vocab_size;
+    s.num_puzzle_identifiers =
+        std::max(r.train.num_puzzle_identifiers, r.test.num_puzzle_identifiers);
+    s.train_groups = r.train.groups;
+    s.train_puzzles = r.train.puzzles;
+    s.train_examples = r.train.examples;
+    s.test_examples = r.test.examples;
+    return s;
+  }
+  // Each augmented copy is a puzzle of one example in its original's group (TRM-SPEC §7.2).
+  s.seq_len = data_seq_len(d);
+  s.vocab_size = data_vocab_size(d);
+  s.train_groups = d.train_puzzles;
+  s.train_puzzles = d.train_puzzles * (1 + d.num_aug);
+  s.train_examples = s.train_puzzles;
+  s.test_examples = d.test_puzzles;
+  return s;
+}
 
 std::vector<std::string> trial_problems(const TrialConfig& c) {
   std::vector<std::string> p;
@@ -56,7 +87,32 @@ std::vector<std::string> trial_problems(const TrialConfig& c) {
   at_least("train.seed", t.seed, 0);
 
   const auto& d = c.data;
-  if (d.box != 2 && d.box != 3) {
+  if (d.source == DataSource::reference) {
+    // The model must read what the folder holds: its dataset.json says what.
+    try {
+      const DataShape s = data_shape(d);
+      const std::string where = "data.path = " + d.path + " holds ";
+      if (c.model.seq_len != s.seq_len) {
+        p.push_back("model.seq_len = " + std::to_string(c.model.seq_len) + ": " + where +
+                    std::to_string(s.seq_len) +
+                    "-token examples; set model.seq_len = " + std::to_string(s.seq_len));
+      }
+      if (c.model.vocab_size < s.vocab_size) {
+        p.push_back("model.vocab_size = " + std::to_string(c.model.vocab_size) + ": " + where +
+                    std::to_string(s.vocab_size) +
+                    " tokens; set model.vocab_size = " + std::to_string(s.vocab_size));
+      }
+      if (c.model.num_puzzle_identifiers < s.num_puzzle_identifiers) {
+        p.push_back(
+            "model.num_puzzle_identifiers = " + std::to_string(c.model.num_puzzle_identifiers) +
+            ": " + where + std::to_string(s.num_puzzle_identifiers) +
+            " puzzle identifiers; set model.num_puzzle_identifiers = " +
+            std::to_string(s.num_puzzle_identifiers));
+      }
+    } catch (const DataError& e) {
+      p.push_back(std::string("data.path: ") + e.what());
+    }
+  } else if (d.box != 2 && d.box != 3) {
     p.push_back("data.box = " + std::to_string(d.box) + ": valid values 2 (4x4) or 3 (9x9)");
   } else {
     const int64_t cells = data_seq_len(d);
@@ -107,6 +163,8 @@ int64_t total_steps(const TrainConfig& t, int64_t num_groups, double mean_puzzle
 
 std::string canonical_text(const TrialConfig& c) {
   auto kv = key_values(c);
+  std::erase_if(
+      kv, [](const auto& entry) { return entry.first == "data.path" && entry.second.empty(); });
   std::sort(kv.begin(), kv.end());
   std::string out;
   for (const auto& [key, value] : kv) out += key + " = " + value + "\n";

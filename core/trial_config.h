@@ -12,12 +12,14 @@
 
 namespace trm::core {
 
-// Where the examples come from: generated Sudoku (the reference's npy reader is a later issue).
-enum class DataSource { sudoku };
+// Where the examples come from: generated Sudoku, or a folder in the reference's on-disk format
+// (data.path; core/reference_data.h) such as Sudoku-Extreme, Maze-Hard or ARC as the reference's
+// dataset builders write them.
+enum class DataSource { sudoku, reference };
 template <>
 struct EnumNames<DataSource> {
-  static constexpr auto values =
-      std::to_array<std::pair<DataSource, std::string_view>>({{DataSource::sudoku, "sudoku"}});
+  static constexpr auto values = std::to_array<std::pair<DataSource, std::string_view>>(
+      {{DataSource::sudoku, "sudoku"}, {DataSource::reference, "reference"}});
 };
 
 // Defaults: the paper's Sudoku-Extreme run (TRM-SPEC §5, §6).
@@ -68,6 +70,9 @@ struct DataConfig {
   int64_t num_aug = 1000;                  // augmented copies per training original (§7.2)
   int64_t test_puzzles = 1000;             // held-out puzzles, none equivalent to a training one
   int64_t seed = 0;                        // data seed: the same seed gives the same arrays
+  // source = reference: the data set's folder (train/ and test/), relative to the working
+  // folder of the command. The generator's fields above do not apply to it.
+  std::string path;
 
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor&& v) {
@@ -78,6 +83,7 @@ struct DataConfig {
     v("num_aug", self.num_aug);
     v("test_puzzles", self.test_puzzles);
     v("seed", self.seed);
+    v("path", self.path);
   }
   bool operator==(const DataConfig&) const = default;
 };
@@ -107,9 +113,23 @@ struct TrialConfig {
   }
 };
 
-// Tokens and sequence length of the data a DataConfig describes (Sudoku: n*n cells, n+2 tokens).
+// Tokens and sequence length of generated Sudoku (n*n cells, n+2 tokens).
 int64_t data_seq_len(const DataConfig& d);
 int64_t data_vocab_size(const DataConfig& d);
+
+// What the data a DataConfig describes holds, without making it: generated Sudoku from its
+// settings, a reference folder from its dataset.json files and its arrays' headers (DataError
+// when they cannot be read).
+struct DataShape {
+  int64_t seq_len = 0;
+  int64_t vocab_size = 0;
+  int64_t num_puzzle_identifiers = 1;  // the puzzle-embedding rows the data's ids need
+  int64_t train_groups = 0;
+  int64_t train_puzzles = 0;
+  int64_t train_examples = 0;
+  int64_t test_examples = 0;
+};
+DataShape data_shape(const DataConfig& d);
 
 // Every problem of the trial, model included, one line each; empty when valid.
 std::vector<std::string> trial_problems(const TrialConfig& c);
@@ -120,7 +140,9 @@ void validate(const TrialConfig& c);
 // (TRM-SPEC §5.3), from the size of the training split.
 int64_t total_steps(const TrainConfig& t, int64_t num_groups, double mean_puzzle_examples);
 
-// "key = value" lines, sorted by key, canonical values: what the trial id hashes.
+// "key = value" lines, sorted by key, canonical values: what the trial id hashes. A key added
+// after ids were first issued (data.path) is left out while it holds its default, so the trials
+// of earlier results files keep their ids.
 std::string canonical_text(const TrialConfig& c);
 
 }  // namespace trm::core

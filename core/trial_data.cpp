@@ -3,10 +3,16 @@
 #include <random>
 
 #include "core/errors.h"
+#include "core/reference_data.h"
 
 namespace trm::core {
 
 TrialData make_trial_data(const DataConfig& d, const std::function<bool()>& stop) {
+  if (d.source == DataSource::reference) {
+    (void)reference_data_shape(d.path);  // the folder, both splits' metadata and headers agree
+    return {load_reference_split(d.path + "/train", stop),
+            load_reference_split(d.path + "/test", stop)};
+  }
   SudokuSplitSpec spec;
   spec.box = static_cast<int>(d.box);
   spec.num_puzzles = d.train_puzzles;

@@ -2,6 +2,7 @@
 
 #include <c10/core/Device.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +14,8 @@
 #include "core/errors.h"
 #include "core/out_of_memory.h"
 #include "core/parity.h"
+#include "core/reference_data.h"
+#include "core/trial_data.h"
 #include "core/trm_model.h"
 
 namespace trm::launcher {
@@ -52,6 +55,52 @@ int run_guarded(const char* program, const std::function<int()>& verb) {
     std::cerr << program << ": internal error (please report): " << e.what() << "\n";
     return 3;
   }
+}
+
+int data_verb(const core::TrialConfig& config, const std::string& out_dir,
+              const std::string& inspect_dir, std::ostream& out) {
+  auto describe = [&](const char* split, const core::PuzzleArrays& a) {
+    out << split << ": " << a.num_examples() << " examples, " << a.num_puzzles() << " puzzles, "
+        << a.num_groups() << " groups; seq_len " << a.seq_len << ", vocab_size " << a.vocab_size
+        << "\n";
+  };
+  if (!inspect_dir.empty()) {
+    const auto shape = core::reference_data_shape(inspect_dir);
+    out << inspect_dir
+        << ": a data set in the reference's format; model.seq_len = " << shape.train.seq_len
+        << ", model.vocab_size >= " << shape.train.vocab_size
+        << ", model.num_puzzle_identifiers >= "
+        << std::max(shape.train.num_puzzle_identifiers, shape.test.num_puzzle_identifiers) << "\n";
+    describe("train", core::load_reference_split(inspect_dir + "/train"));
+    describe("test", core::load_reference_split(inspect_dir + "/test"));
+    return 0;
+  }
+  if (out_dir.empty()) throw ConfigError("data needs --out DIR (to write) or --inspect DIR");
+  if (config.data.source != core::DataSource::sudoku) {
+    throw ConfigError(
+        "data --out writes generated data (data.source = sudoku); a folder in the "
+        "reference's format is used as it is (data.path)");
+  }
+  // The data keys only: the model's are the trainer's business.
+  std::vector<std::string> problems;
+  for (const auto& line : core::trial_problems(config))
+    if (line.rfind("data.", 0) == 0) problems.push_back(line);
+  if (!problems.empty()) {
+    std::string msg = "invalid data config:";
+    for (const auto& line : problems) msg += (problems.size() == 1 ? " " : "\n  ") + line;
+    throw ConfigError(msg);
+  }
+  if (std::filesystem::exists(out_dir) && !std::filesystem::is_empty(out_dir)) {
+    // Before the puzzles are drawn (minutes for a large set), not after.
+    throw DataError(out_dir + ": not empty; give a new or empty folder (nothing is overwritten)");
+  }
+  const auto data = core::make_trial_data(config.data);
+  core::write_reference_data(data.train, data.test, out_dir);
+  out << "wrote " << out_dir << " (data.source = \"reference\", data.path = \"" << out_dir
+      << "\" reads it)\n";
+  describe("train", data.train);
+  describe("test", data.test);
+  return 0;
 }
 
 std::vector<std::string> preset_names() { return {"trm", "trm-att", "hrm"}; }

@@ -128,6 +128,20 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(trm::launcher::preset_names()));
   model->add_option("--set", model_sets, "override a field: key=value (repeatable)");
 
+  auto* data = app.add_subcommand(
+      "data", "write a generated data set in the reference's format, or check one (--inspect)");
+  std::string data_config, data_out, data_inspect;
+  std::vector<std::string> data_sets;
+  data->add_option("--config", data_config, "TOML file of trainer keys (its [data] matters)")
+      ->check(not_empty());
+  data->add_option("--set", data_sets, "a data key: data.key=value (repeatable)");
+  data->add_option("--out", data_out, "the folder to write (new or empty)")->check(not_empty());
+  data->add_option("--inspect", data_inspect, "a data set's folder to read and check")
+      ->excludes("--out")
+      ->excludes("--config")
+      ->excludes("--set")
+      ->check(not_empty());
+
   auto* train = app.add_subcommand(
       "train", "train one trial; resumes from the checkpoint in --out when there is one");
   std::string config_file, memory_budget, spec_file;
@@ -301,6 +315,12 @@ int main(int argc, char** argv) {
   return trm::launcher::run_guarded("trm-sweep", [&] {
     if (parity->parsed()) return trm::launcher::parity_verb(fixtures_dir, verbose, std::cout);
     if (model->parsed()) return trm::launcher::model_verb(preset, model_sets, std::cout);
+    if (data->parsed()) {
+      trm::core::TrialConfig config;
+      if (!data_config.empty()) trm::sweep::apply_toml_file(config, data_config);
+      trm::core::apply_sets(config, data_sets);
+      return trm::launcher::data_verb(config, data_out, data_inspect, std::cout);
+    }
     export_options.metric_given = metric_option->count() > 0;
     if (run->parsed()) return trm::launcher::run_verb(run_options, std::cout, std::cerr);
     if (resume->parsed()) return trm::launcher::run_verb(resume_options, std::cout, std::cerr);

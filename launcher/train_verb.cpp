@@ -331,7 +331,7 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
   if (stopped_in_setup()) return kExitStopped;
   const core::TrialData& data = *made;
   const auto givens = core::givens_summary(data.train);
-  if (givens.min > config.data.givens) {
+  if (config.data.source == core::DataSource::sudoku && givens.min > config.data.givens) {
     // Removing any more given would leave a second solution: say so rather than train on easier
     // puzzles than asked without a word.
     progress << "data: givens = " << config.data.givens << " asked; the puzzles have " << givens.min

@@ -66,7 +66,10 @@ std::string format_seconds(double s) {
 }
 
 int64_t trial_steps(const core::TrialConfig& c) {
-  return core::total_steps(c.train, c.data.train_puzzles, 1.0);
+  const auto shape = core::data_shape(c.data);
+  return core::total_steps(c.train, shape.train_groups,
+                           static_cast<double>(shape.train_examples) /
+                               static_cast<double>(std::max<int64_t>(1, shape.train_puzzles)));
 }
 
 Plan make_plan(const SweepSpec& spec, const Expansion& expansion, const PlanOptions& options) {
@@ -85,6 +88,7 @@ Plan make_plan(const SweepSpec& spec, const Expansion& expansion, const PlanOpti
     const auto& c = t.config;
     PlannedTrial p;
     p.trial = &t;
+    const auto shape = core::data_shape(c.data);
     p.steps = trial_steps(c);
     p.step_flops = core::training_step_flops(c.model, c.train.batch_size).total();
     // Evaluations: every interval and after the last step, each all N_sup steps of every
@@ -92,7 +96,7 @@ Plan make_plan(const SweepSpec& spec, const Expansion& expansion, const PlanOpti
     const int64_t evals =
         (c.train.eval_interval > 0 ? (p.steps - 1) / c.train.eval_interval : 0) + 1;
     const int64_t batch = std::max<int64_t>(1, c.train.batch_size);
-    const int64_t eval_rows = (c.data.test_puzzles + batch - 1) / batch * batch;
+    const int64_t eval_rows = (shape.test_examples + batch - 1) / batch * batch;
     const double eval_flops = static_cast<double>(evals) *
                               static_cast<double>(c.model.halt_max_steps) *
                               static_cast<double>(c.model.h_cycles * (c.model.l_cycles + 1)) *
@@ -100,8 +104,7 @@ Plan make_plan(const SweepSpec& spec, const Expansion& expansion, const PlanOpti
     p.total_flops = p.step_flops * static_cast<double>(p.steps) + eval_flops;
     p.seconds = p.total_flops / (options.gflops * 1e9);
     const bool cuda = options.device == core::MemoryDevice::cuda;
-    const int64_t examples =
-        cuda ? 0 : c.data.train_puzzles * (1 + c.data.num_aug) + c.data.test_puzzles;
+    const int64_t examples = cuda ? 0 : shape.train_examples + shape.test_examples;
     p.memory = core::predict_training_memory(c.model, c.train.batch_size, c.train.ema, examples,
                                              options.device);
     p.oom = p.memory.total() > plan.memory_limit;

@@ -54,7 +54,16 @@ expect_error "--threads: 0: expected a whole number from 1 to 4096" train --spec
 expect_error "--threads: 100000: expected a whole number from 1 to 4096" train --spec configs/quick.toml --trial 0 --threads 100000 --out /tmp/trm_bad_input_never
 expect_error "--jobs: 0: expected a whole number from 1 to 4096" run configs/quick.toml -o /tmp/trm_bad_input_never.h5 --jobs 0
 expect_error "--gflops: nan: expected GFLOP/s from 0.001 to 1e+09" plan configs/quick.toml --gflops nan
-expect_error "'frobnicate' is not a verb; valid: parity, model, train, eval, plan, run" frobnicate
+# data: what to do, the generator's keys, a folder that is not a data set.
+work=$(mktemp -d /tmp/trm_bad_data.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+expect_error "data needs --out DIR (to write) or --inspect DIR" data
+expect_error "invalid data config: data.box = 5: valid values 2 (4x4) or 3 (9x9)" data --set data.box=5 --out "$work/never"
+[ ! -e "$work/never" ] && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: data with a bad key created its --out"; }
+expect_error "/nothing_here: no such folder" data --inspect "$work/nothing_here"
+expect_error "train/dataset.json: no such file" data --inspect "$work"
+expect_error "data --out writes generated data" data --set data.source=reference --set data.path=x --out "$work/never"
+expect_error "'frobnicate' is not a verb; valid: parity, model, data, train, eval, plan, run" frobnicate
 expect_error "spec is required (trm-sweep run --help lists the options)" run
 expect_error "--device gpu: valid: cpu, cuda (each rank binds one GPU of its node), cuda:N" \
   run configs/quick.toml -o /tmp/trm_bad_input_never.h5 --device gpu

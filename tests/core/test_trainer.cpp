@@ -65,7 +65,8 @@ TrialConfig tiny_trial() {
             .givens = 8,
             .num_aug = 2,
             .test_puzzles = 5,
-            .seed = 1};
+            .seed = 1,
+            .path = {}};
   return c;
 }
 

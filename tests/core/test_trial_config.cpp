@@ -33,26 +33,26 @@ TEST(TrialConfigFields, EveryKeyIsDottedAndRoundTripsThroughItsText) {
                    .ema = false,
                    .ema_rate = 0.99,
                    .seed = 5};
-  changed.data = {.source = DataSource::sudoku,
+  changed.data = {.source = DataSource::reference,
                   .box = 2,
                   .train_puzzles = 12,
                   .givens = 6,
                   .num_aug = 3,
                   .test_puzzles = 4,
-                  .seed = 8};
+                  .seed = 8,
+                  .path = "data/elsewhere"};
   TrialConfig copy;
   int varied = 0;
   for (const auto& key : keys_of<TrialConfig>()) {
     ASSERT_TRUE(key.starts_with("model.") || key.starts_with("train.") || key.starts_with("data."))
         << key;
     if (key.starts_with("model.") && key != "model.l_cycles") continue;  // ModelConfig's own test
-    if (key == "data.source") continue;                                  // one value so far
     EXPECT_NE(get_key(copy, key), get_key(changed, key)) << key << " is not varied here";
     set_key(copy, key, get_key(changed, key));
     ++varied;
   }
   EXPECT_EQ(copy, changed);
-  EXPECT_EQ(varied, 1 + 15 + 6);
+  EXPECT_EQ(varied, 1 + 15 + 8);
 }
 
 TEST(TrialConfigFields, CanonicalTextIsSortedAndChangesWithAnyField) {
@@ -64,9 +64,8 @@ TEST(TrialConfigFields, CanonicalTextIsSortedAndChangesWithAnyField) {
   // Any other valid value of any field gives another text (hence another trial id).
   const std::vector<std::string> candidates = {
       "2",        "3",        "0.5",      "false", "true",    "attention", "rope",
-      "one_step", "separate", "single_z", "act",   "softmax", "bfloat16"};
+      "one_step", "separate", "single_z", "act",   "softmax", "bfloat16",  "reference"};
   for (const auto& key : keys_of<TrialConfig>()) {
-    if (key == "data.source") continue;  // one value so far
     TrialConfig other = base;
     for (const auto& value : candidates) {
       try {

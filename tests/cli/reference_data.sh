@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Data sets in the reference's on-disk format (train/ and test/, dataset.json and .npy arrays),
+# with NumPy itself on the other side:
+#  - `data --out` writes a generated set that NumPy reads as the reference's loader does;
+#  - training on that folder (data.source = reference) gives the same metrics and the same
+#    weights, tensor for tensor and byte for byte, as training on the generated data it holds;
+#  - a set NumPy wrote (int64 offsets, as a user's own builder may) trains, and `data --inspect`
+#    describes it; plan counts its steps from its size;
+#  - a model that does not fit the data, a missing folder, a broken array: exit 2, one line
+#    naming the key or the file.
+# Usage: reference_data.sh PATH/TO/trm-sweep SOURCE_DIR
+set -u
+bin=$1
+src=$2
+source "$(dirname "$0")/common.sh" reference_data
+py=/usr/bin/python3  # Debian's, with numpy
+
+cat >"$work/tiny.toml" <<'TOML'
+[model]
+hidden_size = 32
+num_heads = 4
+h_cycles = 2
+l_cycles = 2
+vocab_size = 6
+seq_len = 16
+puzzle_emb_ndim = 32
+puzzle_emb_len = 1
+halt_max_steps = 4
+halt_exploration_prob = 0.5
+
+[train]
+batch_size = 16
+steps = 12
+eval_interval = 6
+lr = 1e-3
+lr_warmup_steps = 5
+
+[data]
+box = 2
+givens = 8
+train_puzzles = 20
+num_aug = 3
+test_puzzles = 10
+TOML
+
+# --- write a generated set; NumPy reads it --------------------------------------------------
+"$bin" data --config "$work/tiny.toml" --out "$work/set" >"$work/data.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q "^train: 80 examples, 80 puzzles, 20 groups; seq_len 16, vocab_size 6$" "$work/data.out" &&
+  grep -q "^test: 10 examples" "$work/data.out" && ok || fail "data --out: exit $rc: $(cat "$work/data.out")"
+$py - "$work/set" <<'PY' && ok || fail "NumPy does not read the written set as the reference's loader does"
+import json, sys, numpy as np
+root = sys.argv[1]
+for split, examples, groups in (("train", 80, 20), ("test", 10, 10)):
+    meta = json.load(open(f"{root}/{split}/dataset.json"))
+    for key in ("pad_id", "ignore_label_id", "blank_identifier_id", "vocab_size", "seq_len",
+                "num_puzzle_identifiers", "total_groups", "mean_puzzle_examples", "sets"):
+        assert key in meta, (split, key)
+    assert meta["seq_len"] == 16 and meta["vocab_size"] == 6 and meta["sets"] == ["all"], meta
+    a = {n: np.load(f"{root}/{split}/all__{n}.npy") for n in
+         ("inputs", "labels", "puzzle_identifiers", "puzzle_indices", "group_indices")}
+    assert a["inputs"].shape == (examples, 16) and a["inputs"].dtype == np.uint8, a["inputs"].dtype
+    assert a["labels"].shape == (examples, 16) and a["labels"].dtype == np.uint8
+    assert a["puzzle_indices"].dtype == np.int32 and a["puzzle_indices"][-1] == examples
+    assert a["group_indices"].dtype == np.int32 and len(a["group_indices"]) == groups + 1
+    assert a["group_indices"][-1] == len(a["puzzle_identifiers"])
+    # Sudoku tokens: 1 = empty, 2..5 = digits; the labels are the solution (no blank).
+    assert a["inputs"].min() >= 1 and a["inputs"].max() <= 5
+    assert a["labels"].min() >= 2 and a["labels"].max() <= 5
+    given = a["inputs"] >= 2
+    assert (a["inputs"][given] == a["labels"][given]).all()
+json.load(open(f"{root}/identifiers.json"))
+PY
+
+# --- the same training from the folder as from the generator ---------------------------------
+strip() { $py -c '
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    r.pop("examples_per_s", None); r.pop("seconds", None)
+    print(json.dumps(r, sort_keys=True))' "$1"; }
+"$bin" train --config "$work/tiny.toml" --threads 1 --out "$work/gen" >/dev/null 2>"$work/gen.err"
+rc_gen=$?
+"$bin" train --config "$work/tiny.toml" --threads 1 --out "$work/ref" \
+  --set data.source=reference --set data.path="$work/set" >"$work/ref.out" 2>"$work/ref.err"
+rc_ref=$?
+# The weights files differ only in the config they record (data.source, data.path): every
+# tensor's bytes are the same.
+same_tensors() { $py - "$1" "$2" <<'PY'
+import sys, zipfile
+a, b = (zipfile.ZipFile(p) for p in sys.argv[1:3])
+def tensors(z):
+    return {n.split("/", 1)[1]: z.read(n) for n in z.namelist() if "/data/" in n}
+ta, tb = tensors(a), tensors(b)
+sys.exit(0 if ta and ta == tb else 1)
+PY
+}
+if [ $rc_gen -eq 0 ] && [ $rc_ref -eq 0 ] && same_tensors "$work/gen/weights.pt" "$work/ref/weights.pt" &&
+  [ "$(strip "$work/gen/metrics.jsonl")" = "$(strip "$work/ref/metrics.jsonl")" ]; then ok; else
+  fail "reference folder vs generator: exits $rc_gen/$rc_ref, or other weights or metrics: $(tail -2 "$work/ref.err")"
+fi
+grep -q "test examples 10 " "$work/ref.out" && ok || fail "the whole test split was not evaluated: $(cat "$work/ref.out")"
+
+# --- a set NumPy wrote: int64 offsets and ids, two puzzles per group -------------------------
+$py - "$work/np" <<'PY' || fail "could not write the NumPy set"
+import json, os, sys, numpy as np
+root = sys.argv[1]
+rng = np.random.default_rng(0)
+base = np.array([[1,2,3,4],[3,4,1,2],[2,1,4,3],[4,3,2,1]])
+def example():
+    digits = rng.permutation(4) + 1  # a relabelling of one solved grid
+    sol = digits[base - 1]
+    puzzle = sol.copy()
+    puzzle[rng.random((4, 4)) < 0.5] = 0
+    return (puzzle + 1).reshape(-1), (sol + 1).reshape(-1)
+for split, groups in (("train", 12), ("test", 4)):
+    os.makedirs(f"{root}/{split}")
+    inputs, labels, ids, pi, gi = [], [], [], [0], [0]
+    for g in range(groups):
+        for p in range(2):
+            for e in range(1 + p):
+                x, y = example(); inputs.append(x); labels.append(y)
+            ids.append(1 + (g % 3)); pi.append(len(inputs))
+        gi.append(len(ids))
+    np.save(f"{root}/{split}/all__inputs.npy", np.array(inputs, dtype=np.uint8))
+    np.save(f"{root}/{split}/all__labels.npy", np.array(labels, dtype=np.uint8))
+    np.save(f"{root}/{split}/all__puzzle_identifiers.npy", np.array(ids, dtype=np.int64))
+    np.save(f"{root}/{split}/all__puzzle_indices.npy", np.array(pi, dtype=np.int64))
+    np.save(f"{root}/{split}/all__group_indices.npy", np.array(gi, dtype=np.int64))
+    json.dump({"pad_id": 0, "ignore_label_id": 0, "blank_identifier_id": 0, "vocab_size": 6,
+               "seq_len": 16, "num_puzzle_identifiers": 4, "total_groups": groups,
+               "mean_puzzle_examples": 1.5, "total_puzzles": 2 * groups, "sets": ["all"]},
+              open(f"{root}/{split}/dataset.json", "w"))
+PY
+"$bin" data --inspect "$work/np" >"$work/inspect.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q "model.num_puzzle_identifiers >= 4" "$work/inspect.out" &&
+  grep -q "^train: 36 examples, 24 puzzles, 12 groups; seq_len 16, vocab_size 6$" "$work/inspect.out" &&
+  ok || fail "data --inspect of a NumPy set: exit $rc: $(cat "$work/inspect.out")"
+# Its ids reach 3: the default single-row embedding table does not fit, and the error says so.
+"$bin" train --config "$work/tiny.toml" --threads 1 --out "$work/np_run" --set data.source=reference \
+  --set data.path="$work/np" >/dev/null 2>"$work/np_ids.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "set model.num_puzzle_identifiers = 4" "$work/np_ids.err" && [ ! -e "$work/np_run" ] &&
+  ok || fail "ids past the embedding table: exit $rc (want 2): $(cat "$work/np_ids.err")"
+"$bin" train --config "$work/tiny.toml" --threads 1 --out "$work/np_run" --set data.source=reference \
+  --set data.path="$work/np" --set model.num_puzzle_identifiers=4 --set train.steps=3 \
+  >"$work/np_run.out" 2>"$work/np_run.err"
+rc=$?
+[ $rc -eq 0 ] && grep -q "test examples 12 " "$work/np_run.out" && ok ||
+  fail "training on the NumPy set: exit $rc: $(tail -2 "$work/np_run.err")"
+
+# plan counts the steps from the folder's size: 2 epochs of 12 groups, 1.5 examples per puzzle,
+# batch 6 -> floor(2 * 12 * 1.5 / 6) = 6 steps.
+cat >"$work/spec.toml" <<TOML
+[sweep]
+name = "ref"
+[base]
+model.hidden_size = 32
+model.num_heads = 4
+model.seq_len = 16
+model.vocab_size = 6
+model.num_puzzle_identifiers = 4
+train.batch_size = 6
+train.epochs = 2
+data.source = "reference"
+data.path = "$work/np"
+TOML
+"$bin" plan "$work/spec.toml" --format csv >"$work/plan.csv" 2>"$work/plan.err"
+rc=$?
+[ $rc -eq 0 ] && $py - "$work/plan.csv" <<'PY' && ok || fail "plan of a reference set: exit $rc: $(cat "$work/plan.err" "$work/plan.csv")"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert len(rows) == 1 and rows[0]["steps"] == "6", rows
+PY
+
+# --- bad input ---------------------------------------------------------------------------------
+"$bin" train --config "$work/tiny.toml" --out "$work/no" --set data.source=reference \
+  --set data.path="$work/nowhere" >/dev/null 2>"$work/nowhere.err"
+rc=$?
+[ $rc -eq 2 ] && [ "$(wc -l <"$work/nowhere.err")" -eq 1 ] && grep -q "$work/nowhere: no such folder" "$work/nowhere.err" &&
+  ok || fail "a missing folder: exit $rc: $(cat "$work/nowhere.err")"
+"$bin" train --config "$work/tiny.toml" --out "$work/no" --set data.source=reference \
+  --set data.path="$work/set" --set model.seq_len=81 >/dev/null 2>"$work/width.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "holds 16-token examples; set model.seq_len = 16" "$work/width.err" && ok ||
+  fail "a model that reads other examples: exit $rc: $(cat "$work/width.err")"
+cp -r "$work/set" "$work/broken"
+head -c 200 "$work/set/train/all__labels.npy" >"$work/broken/train/all__labels.npy"
+"$bin" train --config "$work/tiny.toml" --out "$work/no" --set data.source=reference \
+  --set data.path="$work/broken" >/dev/null 2>"$work/broken.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "broken/train/all__labels.npy: truncated" "$work/broken.err" && [ ! -e "$work/no" ] &&
+  ok || fail "a truncated array: exit $rc: $(cat "$work/broken.err")"
+"$bin" data --config "$work/tiny.toml" --out "$work/set" >/dev/null 2>"$work/again.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "not empty" "$work/again.err" && ok || fail "data --out over a set: exit $rc: $(cat "$work/again.err")"
+
+summary
