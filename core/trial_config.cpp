@@ -6,6 +6,7 @@
 #include "core/config_fields.h"
 #include "core/errors.h"
 #include "core/fields.h"
+#include "core/maze.h"
 #include "core/reference_data.h"
 
 namespace trm::core {
@@ -33,8 +34,8 @@ DataShape data_shape(const DataConfig& d) {
     return s;
   }
   // Each augmented copy is a puzzle of one example in its original's group (TRM-SPEC §7.2).
-  s.seq_len = data_seq_len(d);
-  s.vocab_size = data_vocab_size(d);
+  s.seq_len = d.source == DataSource::maze ? d.maze_size * d.maze_size : data_seq_len(d);
+  s.vocab_size = d.source == DataSource::maze ? kMazeVocab : data_vocab_size(d);
   s.train_groups = d.train_puzzles;
   s.train_puzzles = d.train_puzzles * (1 + d.num_aug);
   s.train_examples = s.train_puzzles;
@@ -112,6 +113,27 @@ std::vector<std::string> trial_problems(const TrialConfig& c) {
     } catch (const DataError& e) {
       p.push_back(std::string("data.path: ") + e.what());
     }
+  } else if (d.source == DataSource::maze) {
+    if (d.maze_size < 5 || d.maze_size > 64) {
+      p.push_back("data.maze_size = " + std::to_string(d.maze_size) + ": valid range [5, 64]");
+    } else {
+      const int64_t cells = d.maze_size * d.maze_size;
+      if (c.model.seq_len != cells) {
+        p.push_back("model.seq_len = " + std::to_string(c.model.seq_len) + ": data.maze_size = " +
+                    std::to_string(d.maze_size) + " gives " + std::to_string(cells) +
+                    "-token examples; set model.seq_len = " + std::to_string(cells));
+      }
+    }
+    if (d.num_aug < 0 || d.num_aug > 7) {
+      p.push_back("data.num_aug = " + std::to_string(d.num_aug) +
+                  ": a maze has 7 dihedral variants besides itself; valid range [0, 7] for "
+                  "data.source = maze");
+    }
+    if (c.model.vocab_size < kMazeVocab) {
+      p.push_back("model.vocab_size = " + std::to_string(c.model.vocab_size) + ": mazes use " +
+                  std::to_string(kMazeVocab) +
+                  " tokens; set model.vocab_size = " + std::to_string(kMazeVocab));
+    }
   } else if (d.box != 2 && d.box != 3) {
     p.push_back("data.box = " + std::to_string(d.box) + ": valid values 2 (4x4) or 3 (9x9)");
   } else {
@@ -163,8 +185,16 @@ int64_t total_steps(const TrainConfig& t, int64_t num_groups, double mean_puzzle
 
 std::string canonical_text(const TrialConfig& c) {
   auto kv = key_values(c);
-  std::erase_if(
-      kv, [](const auto& entry) { return entry.first == "data.path" && entry.second.empty(); });
+  static const auto defaults = key_values(TrialConfig{});
+  auto at_default = [&](const std::pair<std::string, std::string>& entry) {
+    for (const char* late : {"data.path", "data.maze_size"}) {
+      if (entry.first != late) continue;
+      for (const auto& d : defaults)
+        if (d.first == late) return d.second == entry.second;
+    }
+    return false;
+  };
+  std::erase_if(kv, at_default);
   std::sort(kv.begin(), kv.end());
   std::string out;
   for (const auto& [key, value] : kv) out += key + " = " + value + "\n";

@@ -15,11 +15,14 @@ namespace trm::core {
 // Where the examples come from: generated Sudoku, or a folder in the reference's on-disk format
 // (data.path; core/reference_data.h) such as Sudoku-Extreme, Maze-Hard or ARC as the reference's
 // dataset builders write them.
-enum class DataSource { sudoku, reference };
+// Generated mazes (core/maze.h) are a third source.
+enum class DataSource { sudoku, reference, maze };
 template <>
 struct EnumNames<DataSource> {
-  static constexpr auto values = std::to_array<std::pair<DataSource, std::string_view>>(
-      {{DataSource::sudoku, "sudoku"}, {DataSource::reference, "reference"}});
+  static constexpr auto values =
+      std::to_array<std::pair<DataSource, std::string_view>>({{DataSource::sudoku, "sudoku"},
+                                                              {DataSource::reference, "reference"},
+                                                              {DataSource::maze, "maze"}});
 };
 
 // Defaults: the paper's Sudoku-Extreme run (TRM-SPEC §5, §6).
@@ -73,6 +76,9 @@ struct DataConfig {
   // source = reference: the data set's folder (train/ and test/), relative to the working
   // folder of the command. The generator's fields above do not apply to it.
   std::string path;
+  // source = maze: the grid's side (30: Maze-Hard's 30x30); train_puzzles, num_aug (dihedral
+  // variants, at most 7), test_puzzles and seed apply as for Sudoku.
+  int64_t maze_size = 30;
 
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor&& v) {
@@ -84,6 +90,7 @@ struct DataConfig {
     v("test_puzzles", self.test_puzzles);
     v("seed", self.seed);
     v("path", self.path);
+    v("maze_size", self.maze_size);
   }
   bool operator==(const DataConfig&) const = default;
 };
@@ -141,8 +148,8 @@ void validate(const TrialConfig& c);
 int64_t total_steps(const TrainConfig& t, int64_t num_groups, double mean_puzzle_examples);
 
 // "key = value" lines, sorted by key, canonical values: what the trial id hashes. A key added
-// after ids were first issued (data.path) is left out while it holds its default, so the trials
-// of earlier results files keep their ids.
+// after ids were first issued (data.path, data.maze_size) is left out while it holds its
+// default, so the trials of earlier results files keep their ids.
 std::string canonical_text(const TrialConfig& c);
 
 }  // namespace trm::core

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "core/errors.h"
+#include "core/maze.h"
 #include "core/reference_data.h"
 
 namespace trm::core {
@@ -12,6 +13,12 @@ TrialData make_trial_data(const DataConfig& d, const std::function<bool()>& stop
     (void)reference_data_shape(d.path);  // the folder, both splits' metadata and headers agree
     return {load_reference_split(d.path + "/train", stop),
             load_reference_split(d.path + "/test", stop)};
+  }
+  if (d.source == DataSource::maze) {
+    auto [train, test] =
+        make_maze_train_test(static_cast<int>(d.maze_size), d.train_puzzles, d.num_aug,
+                             d.test_puzzles, static_cast<uint64_t>(d.seed), stop);
+    return {std::move(train), std::move(test)};
   }
   SudokuSplitSpec spec;
   spec.box = static_cast<int>(d.box);

@@ -76,10 +76,10 @@ int data_verb(const core::TrialConfig& config, const std::string& out_dir,
     return 0;
   }
   if (out_dir.empty()) throw ConfigError("data needs --out DIR (to write) or --inspect DIR");
-  if (config.data.source != core::DataSource::sudoku) {
+  if (config.data.source == core::DataSource::reference) {
     throw ConfigError(
-        "data --out writes generated data (data.source = sudoku); a folder in the "
-        "reference's format is used as it is (data.path)");
+        "data --out writes generated data (data.source = sudoku or maze); a folder "
+        "in the reference's format is used as it is (data.path)");
   }
   // The data keys only: the model's are the trainer's business.
   std::vector<std::string> problems;

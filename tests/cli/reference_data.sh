@@ -174,6 +174,36 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 assert len(rows) == 1 and rows[0]["steps"] == "6", rows
 PY
 
+# --- generated mazes: written in the same format, read by NumPy, trained on ------------------
+"$bin" data --set data.source=maze --set data.maze_size=7 --set data.train_puzzles=30 \
+  --set data.num_aug=7 --set data.test_puzzles=8 --out "$work/mazes" >"$work/mazes.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q "^train: 240 examples, 240 puzzles, 30 groups; seq_len 49, vocab_size 6$" "$work/mazes.out" &&
+  ok || fail "data --out of mazes: exit $rc: $(cat "$work/mazes.out")"
+$py - "$work/mazes" <<'PY' && ok || fail "NumPy does not read the maze set as Maze-Hard's layout"
+import sys, numpy as np
+root = sys.argv[1]
+x = np.load(f"{root}/train/all__inputs.npy"); y = np.load(f"{root}/train/all__labels.npy")
+assert x.shape == (240, 49) and x.dtype == np.uint8
+# '# SGo' as 1..5: every input has one S and one G and no path; its label marks the path 'o'.
+assert ((x == 3).sum(1) == 1).all() and ((x == 4).sum(1) == 1).all() and (x == 5).sum() == 0
+assert ((y == 5).sum(1) >= 1).all() and ((y != 5) == (x == y)).all()
+# Group 0 holds a maze and its 7 dihedral images: the first rotated a quarter turn clockwise.
+first = x[0].reshape(7, 7); turned = x[1].reshape(7, 7)
+assert (np.rot90(first, -1) == turned).all()
+PY
+"$bin" train --config "$work/tiny.toml" --threads 1 --out "$work/maze_run" --set data.source=maze \
+  --set data.maze_size=7 --set data.train_puzzles=30 --set data.num_aug=7 --set data.test_puzzles=8 \
+  --set model.seq_len=49 --set train.steps=4 >"$work/maze_run.out" 2>"$work/maze_run.err"
+rc=$?
+[ $rc -eq 0 ] && grep -q "test examples 8 " "$work/maze_run.out" && ok ||
+  fail "training on mazes: exit $rc: $(tail -2 "$work/maze_run.err")"
+"$bin" train --config "$work/tiny.toml" --out "$work/no" --set data.source=maze \
+  --set model.seq_len=49 >/dev/null 2>"$work/maze_bad.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "data.maze_size = 30 gives 900-token examples; set model.seq_len = 900" "$work/maze_bad.err" && ok ||
+  fail "a maze config that does not fit: exit $rc: $(cat "$work/maze_bad.err")"
+
 # --- bad input ---------------------------------------------------------------------------------
 "$bin" train --config "$work/tiny.toml" --out "$work/no" --set data.source=reference \
   --set data.path="$work/nowhere" >/dev/null 2>"$work/nowhere.err"

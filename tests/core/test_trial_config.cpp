@@ -40,7 +40,8 @@ TEST(TrialConfigFields, EveryKeyIsDottedAndRoundTripsThroughItsText) {
                   .num_aug = 3,
                   .test_puzzles = 4,
                   .seed = 8,
-                  .path = "data/elsewhere"};
+                  .path = "data/elsewhere",
+                  .maze_size = 9};
   TrialConfig copy;
   int varied = 0;
   for (const auto& key : keys_of<TrialConfig>()) {
@@ -52,7 +53,7 @@ TEST(TrialConfigFields, EveryKeyIsDottedAndRoundTripsThroughItsText) {
     ++varied;
   }
   EXPECT_EQ(copy, changed);
-  EXPECT_EQ(varied, 1 + 15 + 8);
+  EXPECT_EQ(varied, 1 + 15 + 9);
 }
 
 TEST(TrialConfigFields, CanonicalTextIsSortedAndChangesWithAnyField) {
