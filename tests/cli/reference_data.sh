@@ -79,7 +79,7 @@ for line in open(sys.argv[1]):
     r = json.loads(line)
     r.pop("examples_per_s", None); r.pop("seconds", None)
     print(json.dumps(r, sort_keys=True))' "$1"; }
-"$bin" train --config "$work/tiny.toml" --threads 1 --out "$work/gen" >/dev/null 2>"$work/gen.err"
+"$bin" train --config "$work/tiny.toml" --threads 1 --out "$work/gen" >"$work/gen.out" 2>"$work/gen.err"
 rc_gen=$?
 "$bin" train --config "$work/tiny.toml" --threads 1 --out "$work/ref" \
   --set data.source=reference --set data.path="$work/set" >"$work/ref.out" 2>"$work/ref.err"
@@ -100,6 +100,13 @@ if [ $rc_gen -eq 0 ] && [ $rc_ref -eq 0 ] && same_tensors "$work/gen/weights.pt"
   fail "reference folder vs generator: exits $rc_gen/$rc_ref, or other weights or metrics: $(tail -2 "$work/ref.err")"
 fi
 grep -q "test examples 10 " "$work/ref.out" && ok || fail "the whole test split was not evaluated: $(cat "$work/ref.out")"
+# eval of the generator-trained weights on the folder: the run's own final evaluation.
+"$bin" eval --config "$work/tiny.toml" --threads 1 --weights "$work/gen/weights.pt" \
+  --set data.source=reference --set data.path="$work/set" >"$work/eval.out" 2>"$work/eval.err"
+rc=$?
+want=$(grep -o " accuracy=[^ ]* exact_accuracy=[^ ]*" "$work/gen.out")
+[ $rc -eq 0 ] && [ -n "$want" ] && grep -q -- "$want" "$work/eval.out" && ok ||
+  fail "eval on the folder: exit $rc, want '$want': $(cat "$work/eval.out" "$work/eval.err")"
 
 # --- a set NumPy wrote: int64 offsets and ids, two puzzles per group -------------------------
 $py - "$work/np" <<'PY' || fail "could not write the NumPy set"
