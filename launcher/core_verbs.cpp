@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 
 #include "core/config.h"
 #include "core/config_fields.h"
@@ -17,6 +18,7 @@
 #include "core/reference_data.h"
 #include "core/trial_data.h"
 #include "core/trm_model.h"
+#include "launcher/train_verb.h"
 
 namespace trm::launcher {
 
@@ -94,7 +96,14 @@ int data_verb(const core::TrialConfig& config, const std::string& out_dir,
     // Before the puzzles are drawn (minutes for a large set), not after.
     throw DataError(out_dir + ": not empty; give a new or empty folder (nothing is overwritten)");
   }
-  const auto data = core::make_trial_data(config.data);
+  std::optional<core::TrialData> made;
+  try {
+    made.emplace(core::make_trial_data(config.data, stop_requested));
+  } catch (const Stopped&) {
+    out << "stopped while the puzzles were made; nothing was written\n";
+    return kExitStopped;
+  }
+  const core::TrialData& data = *made;
   core::write_reference_data(data.train, data.test, out_dir);
   out << "wrote " << out_dir << " (data.source = \"reference\", data.path = \"" << out_dir
       << "\" reads it)\n";

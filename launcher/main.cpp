@@ -319,6 +319,7 @@ int main(int argc, char** argv) {
       trm::core::TrialConfig config;
       if (!data_config.empty()) trm::sweep::apply_toml_file(config, data_config);
       trm::core::apply_sets(config, data_sets);
+      trm::launcher::install_stop_signals();  // a large set takes minutes: a signal ends it
       return trm::launcher::data_verb(config, data_out, data_inspect, std::cout);
     }
     export_options.metric_given = metric_option->count() > 0;

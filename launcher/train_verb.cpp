@@ -193,6 +193,8 @@ int64_t usable_cores() {
 
 int64_t cuda_device_count() { return static_cast<int64_t>(torch::cuda::device_count()); }
 
+bool stop_requested() { return g_stop_signal != 0; }
+
 void install_stop_signals() {
   // One thread of ours takes the stop signals with sigwait; they never interrupt the threads that
   // compute. Delivered asynchronously to whichever thread the kernel picked (OpenMP's, oneDNN's,

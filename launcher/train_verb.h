@@ -55,5 +55,7 @@ int eval_verb(const core::TrialConfig& config, const EvalOptions& options, std::
 // Installs SIGTERM, SIGINT and SIGUSR1 handlers that ask a running train_verb to checkpoint and
 // stop (SLURM sends USR1 before the time limit).
 void install_stop_signals();
+// Whether one of those signals has come.
+bool stop_requested();
 
 }  // namespace trm::launcher

@@ -211,6 +211,22 @@ rc=$?
 [ $rc -eq 2 ] && grep -q "data.maze_size = 30 gives 900-token examples; set model.seq_len = 900" "$work/maze_bad.err" && ok ||
   fail "a maze config that does not fit: exit $rc: $(cat "$work/maze_bad.err")"
 
+# --- a stop signal while a large set is made: exit 5 within moments, nothing written ---------
+"$bin" data --set data.train_puzzles=20000 --out "$work/large" >"$work/large.out" 2>&1 &
+pid=$!
+sleep 1
+kill -TERM $pid
+for _ in $(seq 30); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then
+  kill -9 $pid
+  fail "a SIGTERM while data makes the puzzles did not end it within 3 s"
+else
+  wait $pid
+  rc=$?
+  [ $rc -eq 5 ] && grep -q "nothing was written" "$work/large.out" && [ ! -e "$work/large" ] && ok ||
+    fail "SIGTERM during data: exit $rc (want 5), folder $(ls -d "$work/large" 2>&1): $(cat "$work/large.out")"
+fi
+
 # --- bad input ---------------------------------------------------------------------------------
 "$bin" train --config "$work/tiny.toml" --out "$work/no" --set data.source=reference \
   --set data.path="$work/nowhere" >/dev/null 2>"$work/nowhere.err"
