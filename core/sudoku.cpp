@@ -310,18 +310,20 @@ PuzzleArrays make_sudoku_split(const SudokuSplitSpec& spec) {
   return to_arrays(spec.box, originals, spec.num_aug, rng);
 }
 
-std::pair<PuzzleArrays, PuzzleArrays> make_sudoku_train_test(const SudokuSplitSpec& train,
-                                                             int64_t test_puzzles,
-                                                             uint64_t test_seed,
-                                                             const std::function<bool()>& stop) {
-  check_split_spec(train);
+namespace {
+
+void check_test_puzzles(int64_t test_puzzles) {
   if (test_puzzles < 1 || test_puzzles > INT32_MAX) {
     throw ConfigError("test_puzzles = " + std::to_string(test_puzzles) + ": must be in [1, 2^31)");
   }
-  std::mt19937_64 rng(train.seed);
-  const auto originals = generate_originals(train, rng, stop);
-  PuzzleArrays train_arrays = to_arrays(train.box, originals, train.num_aug, rng);
+}
 
+// The test split's originals for make_sudoku_train_test: new to `originals` (up to augmentation)
+// and to each other.
+std::vector<SudokuPuzzle> draw_test_originals(const SudokuSplitSpec& train,
+                                              const std::vector<SudokuPuzzle>& originals,
+                                              int64_t test_puzzles, std::mt19937_64& test_rng,
+                                              const std::function<bool()>& stop) {
   std::map<std::vector<int>, std::vector<const SudokuGrid*>> train_by_signature;
   for (const auto& p : originals)
     train_by_signature[sudoku_signature(train.box, p.puzzle)].push_back(&p.puzzle);
@@ -331,8 +333,6 @@ std::pair<PuzzleArrays, PuzzleArrays> make_sudoku_train_test(const SudokuSplitSp
     return std::any_of(it->second.begin(), it->second.end(),
                        [&](const SudokuGrid* t) { return sudoku_equivalent(train.box, *t, g); });
   };
-
-  std::mt19937_64 test_rng(mix_seed(test_seed));
   std::vector<SudokuPuzzle> test;
   // Keyed by the grid's bytes as a string: std::set<std::vector<uint8_t>> trips a GCC 12
   // -Wstringop-overread false positive in C++20.
@@ -354,7 +354,33 @@ std::pair<PuzzleArrays, PuzzleArrays> make_sudoku_train_test(const SudokuSplitSp
     test_seen.insert(key);
     test.push_back(std::move(p));
   }
+  return test;
+}
+
+}  // namespace
+
+std::pair<PuzzleArrays, PuzzleArrays> make_sudoku_train_test(const SudokuSplitSpec& train,
+                                                             int64_t test_puzzles,
+                                                             uint64_t test_seed,
+                                                             const std::function<bool()>& stop) {
+  check_split_spec(train);
+  check_test_puzzles(test_puzzles);
+  std::mt19937_64 rng(train.seed);
+  const auto originals = generate_originals(train, rng, stop);
+  std::mt19937_64 test_rng(mix_seed(test_seed));
+  const auto test = draw_test_originals(train, originals, test_puzzles, test_rng, stop);
+  PuzzleArrays train_arrays = to_arrays(train.box, originals, train.num_aug, rng);
   return {std::move(train_arrays), to_arrays(train.box, test, 0, test_rng)};
+}
+
+void check_sudoku_train_test(const SudokuSplitSpec& train, int64_t test_puzzles,
+                             uint64_t test_seed) {
+  check_split_spec(train);
+  check_test_puzzles(test_puzzles);
+  std::mt19937_64 rng(train.seed);
+  const auto originals = generate_originals(train, rng);
+  std::mt19937_64 test_rng(mix_seed(test_seed));
+  (void)draw_test_originals(train, originals, test_puzzles, test_rng, {});
 }
 
 }  // namespace trm::core

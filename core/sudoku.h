@@ -99,6 +99,10 @@ PuzzleArrays make_sudoku_split(const SudokuSplitSpec& spec);
 std::pair<PuzzleArrays, PuzzleArrays> make_sudoku_train_test(
     const SudokuSplitSpec& train, int64_t test_puzzles, uint64_t test_seed,
     const std::function<bool()>& stop = {});
+// Draws what make_sudoku_train_test(train, test_puzzles, test_seed) draws, without building the
+// arrays, and throws the same ConfigError when the test split cannot be drawn.
+void check_sudoku_train_test(const SudokuSplitSpec& train, int64_t test_puzzles,
+                             uint64_t test_seed);
 
 // Portable draws from the generator, shared by sudoku.cpp and sudoku_solver.cpp: the standard
 // distributions differ between libraries, and a data set must not depend on the compiler.

@@ -8,6 +8,25 @@
 
 namespace trm::core {
 
+namespace {
+
+SudokuSplitSpec sudoku_spec(const DataConfig& d) {
+  SudokuSplitSpec spec;
+  spec.box = static_cast<int>(d.box);
+  spec.num_puzzles = d.train_puzzles;
+  spec.givens = d.givens;
+  spec.num_aug = d.num_aug;
+  spec.seed = static_cast<uint64_t>(d.seed);
+  return spec;
+}
+
+// The test split's own stream, far from any train seed a user would pick.
+uint64_t sudoku_test_seed(const DataConfig& d) {
+  return static_cast<uint64_t>(d.seed) ^ 0x7e57'5eed'0000'0000ULL;
+}
+
+}  // namespace
+
 TrialData make_trial_data(const DataConfig& d, const std::function<bool()>& stop) {
   if (d.source == DataSource::reference) {
     (void)reference_data_shape(d.path);  // the folder, both splits' metadata and headers agree
@@ -20,16 +39,22 @@ TrialData make_trial_data(const DataConfig& d, const std::function<bool()>& stop
                              d.test_puzzles, static_cast<uint64_t>(d.seed), stop);
     return {std::move(train), std::move(test)};
   }
-  SudokuSplitSpec spec;
-  spec.box = static_cast<int>(d.box);
-  spec.num_puzzles = d.train_puzzles;
-  spec.givens = d.givens;
-  spec.num_aug = d.num_aug;
-  spec.seed = static_cast<uint64_t>(d.seed);
-  // The test split's own stream, far from any train seed a user would pick.
-  const uint64_t test_seed = static_cast<uint64_t>(d.seed) ^ 0x7e57'5eed'0000'0000ULL;
-  auto [train, test] = make_sudoku_train_test(spec, d.test_puzzles, test_seed, stop);
+  auto [train, test] =
+      make_sudoku_train_test(sudoku_spec(d), d.test_puzzles, sudoku_test_seed(d), stop);
   return {std::move(train), std::move(test)};
+}
+
+std::string data_draw_problem(const DataConfig& d, int64_t max_puzzles) {
+  if (d.source != DataSource::sudoku || d.box != 2) return "";
+  if (d.train_puzzles < 1 || d.test_puzzles < 1 || d.train_puzzles > max_puzzles - d.test_puzzles) {
+    return "";
+  }
+  try {
+    check_sudoku_train_test(sudoku_spec(d), d.test_puzzles, sudoku_test_seed(d));
+  } catch (const ConfigError& e) {
+    return "data." + std::string(e.what());
+  }
+  return "";
 }
 
 ExampleSampler::ExampleSampler(const PuzzleArrays& data, uint64_t seed) : data_(data), seed_(seed) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "core/sudoku.h"
@@ -19,6 +20,12 @@ struct TrialData {
 // Builds the splits a DataConfig describes (deterministic from data.seed). `stop`, when given,
 // is asked now and then while the puzzles are drawn: true throws Stopped.
 TrialData make_trial_data(const DataConfig& d, const std::function<bool()>& stop = {});
+
+// What make_trial_data(d) would refuse at drawing time, found by drawing where that is cheap: a
+// 4x4 Sudoku space holds few puzzles that differ up to augmentation, so a test split new to the
+// train split may not exist. "" when the draw succeeds, and where it is not tried (9x9 spaces,
+// which do not run out; mazes; on-disk sets; more than `max_puzzles` puzzles to draw).
+std::string data_draw_problem(const DataConfig& d, int64_t max_puzzles = 1'000'000);
 
 // An endless stream of training examples: epoch e visits every group once in an order shuffled by
 // (seed, e), taking one random puzzle of the group and all its examples in random order. Batches

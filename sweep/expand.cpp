@@ -6,6 +6,7 @@
 #include "core/config_fields.h"
 #include "core/errors.h"
 #include "core/fields.h"
+#include "core/trial_data.h"
 
 namespace trm::sweep {
 
@@ -188,7 +189,8 @@ Expansion expand(const SweepSpec& spec) {
   Expansion out;
   std::vector<std::string> problems;
   std::vector<int64_t> rule_matches(spec.excludes.size(), 0);
-  std::map<std::string, std::string> seen;  // id -> name of the first trial with it
+  std::map<std::string, std::string> seen;           // id -> name of the first trial with it
+  std::map<std::string, std::string> draw_problems;  // data config -> data_draw_problem
   for (const auto& cell : cells_of(spec)) {
     core::TrialConfig config = spec.base;
     for (const auto& [key, value] : cell.settings) core::set_key(config, key, value);
@@ -219,7 +221,22 @@ Expansion expand(const SweepSpec& spec) {
           cell.name + (spec.sweep.seeds.size() > 1
                            ? " (all " + std::to_string(spec.sweep.seeds.size()) + " seeds)"
                            : "");
-      for (const auto& problem : core::trial_problems(seeded)) {
+      auto cell_problems = core::trial_problems(seeded);
+      // A new spec's data is drawn where that is cheap and can fail (4x4 Sudoku), once per
+      // distinct data config: said now, not by each trial as it starts. Not for a stored spec,
+      // whose trials already ran (or failed) with it.
+      if (cell_problems.empty() && !spec.stored) {
+        const auto& d = config.data;
+        const std::string key = std::to_string(static_cast<int>(d.source)) + " " +
+                                std::to_string(d.box) + " " + std::to_string(d.givens) + " " +
+                                std::to_string(d.num_aug) + " " + std::to_string(d.train_puzzles) +
+                                " " + std::to_string(d.test_puzzles) + " " + std::to_string(d.seed);
+        auto it = draw_problems.find(key);
+        if (it == draw_problems.end())
+          it = draw_problems.emplace(key, core::data_draw_problem(d)).first;
+        if (!it->second.empty()) cell_problems.push_back(it->second);
+      }
+      for (const auto& problem : cell_problems) {
         const std::string where = where_of(spec, cell, problem);
         problems.push_back((where.empty() ? "" : where + ": ") + "trial '" + name +
                            "': " + problem);

@@ -466,6 +466,20 @@ SweepSpec parse_spec_text(const std::string& text, const std::string& source, bo
   spec.sweep.name = std::filesystem::path(source).stem().string();
   spec.stored = stored;
   Problems p{source, {}, !stored};
+  // A trial config (trm-sweep train --config) given where a spec belongs: say what it is.
+  const auto trial_section = [](std::string_view k) {
+    return k == "model" || k == "train" || k == "data";
+  };
+  if (!root.empty() && std::all_of(root.begin(), root.end(), [&](const auto& entry) {
+        return entry.second.is_table() && trial_section(entry.first.str());
+      })) {
+    throw ConfigError("sweep spec " + source +
+                      " is a trial config (only [model], [train], [data] sections): train it "
+                      "with `trm-sweep train --config " +
+                      source +
+                      "`, or make it a spec by putting those sections under [base] "
+                      "([base.model], ...)");
+  }
   for (const auto& [key, node] : root) {
     const auto k = key.str();
     if (k == "sweep" && node.is_table()) {
@@ -498,7 +512,10 @@ SweepSpec parse_spec_text(const std::string& text, const std::string& source, bo
     } else {
       p.add(key.source(), "unknown section '" + std::string(k) +
                               "'; valid: [sweep], [base], [grid], [[zip]], [[variant]], "
-                              "[[exclude]], [[table]]");
+                              "[[exclude]], [[table]]" +
+                              (trial_section(k) ? "; a trial's keys go under [base] ([base." +
+                                                      std::string(k) + "])"
+                                                : ""));
     }
   }
   // An axis may move in one place only.

@@ -8,6 +8,7 @@
 
 #include "core/errors.h"
 #include "core/sudoku.h"
+#include "core/trial_data.h"
 
 namespace trm::core {
 namespace {
@@ -312,6 +313,45 @@ TEST(SudokuTrainTest, TooFewDistinctPuzzlesIsAConfigError) {
   EXPECT_NE(
       config_error_text([&] { make_sudoku_train_test(spec, 200, 2); }).find("test_puzzles = 200"),
       std::string::npos);
+}
+
+// The check plan runs draws exactly what the data build draws: it refuses where the build would,
+// with the same words, and passes where the build succeeds.
+TEST(SudokuTrainTest, CheckingTheDrawsAgreesWithBuildingTheSplits) {
+  int refused = 0, drawn = 0;
+  for (const int64_t givens : {4, 6, 12, 16}) {
+    for (const int64_t puzzles : {10, 200}) {
+      const SudokuSplitSpec spec{
+          .box = 2, .num_puzzles = puzzles, .givens = givens, .num_aug = 1, .seed = 3};
+      const std::string built =
+          config_error_text([&] { make_sudoku_train_test(spec, puzzles, 5); });
+      const std::string checked =
+          config_error_text([&] { check_sudoku_train_test(spec, puzzles, 5); });
+      EXPECT_EQ(checked, built) << "givens " << givens << ", puzzles " << puzzles;
+      ++(built == "(no ConfigError)" ? drawn : refused);
+    }
+  }
+  EXPECT_GT(refused, 0);  // the loop covers both outcomes
+  EXPECT_GT(drawn, 0);
+}
+
+// data_draw_problem draws only where a draw is cheap and can fail: 4x4 Sudoku, up to its bound.
+TEST(SudokuTrainTest, DataDrawProblemNamesTheDataKeyAndSkipsWhatItCannotCheckCheaply) {
+  DataConfig d;
+  d.box = 2;
+  d.givens = 16;
+  d.train_puzzles = 200;
+  d.test_puzzles = 200;
+  const std::string problem = data_draw_problem(d);
+  EXPECT_EQ(problem.rfind("data.test_puzzles = 200: only 0 of", 0), 0u) << problem;
+  EXPECT_EQ(data_draw_problem(d, /*max_puzzles=*/399), "");  // 400 to draw: not tried
+  EXPECT_EQ(config_error_text([&] { (void)make_trial_data(d); }), problem.substr(5));
+  d.givens = 6;
+  d.train_puzzles = d.test_puzzles = 20;
+  EXPECT_EQ(data_draw_problem(d), "");
+  d.box = 3;  // 9x9: not tried (its space does not run out)
+  d.givens = 81;
+  EXPECT_EQ(data_draw_problem(d), "");
 }
 
 TEST(SudokuSpec, BadSpecsNameTheFieldValueAndRange) {

@@ -294,6 +294,30 @@ TEST(SweepSpecErrors, ACellsProblemIsListedOnceForAllItsSeeds) {
       << msg;
 }
 
+// 4x4 Sudoku holds few puzzles that differ up to augmentation: a test split new to the train
+// split may not exist. plan and run say so before anything runs (a trial used to fail with it as
+// it started); a stored spec's trials already ran with their data, so it still expands.
+TEST(SweepSpecErrors, DataThatCannotBeDrawnIsSaidByPlanNamingTheTrialAndAxis) {
+  const std::string text =
+      "[base]\nmodel.seq_len = 16\nmodel.vocab_size = 6\ndata.box = 2\n"
+      "data.train_puzzles = 200\ndata.test_puzzles = 200\n[sweep]\nseeds = 2\n"
+      "[grid]\ndata.givens = [6, 16]\n";
+  const auto msg = error_of(text);
+  EXPECT_NE(msg.find("(1 problem)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("test.toml:10:6: trial 'givens=16 (all 2 seeds)': data.test_puzzles = 200: "
+                     "only 0 of 5000 drawn puzzles (box = 2, givens = 16) are new"),
+            std::string::npos)
+      << msg;
+  EXPECT_EQ(msg.find("givens=6"), std::string::npos) << msg;
+  const auto stored = parse_spec_text(text, "r.h5 (stored spec)", /*stored=*/true);
+  EXPECT_EQ(expand(stored).trials.size(), 4u);
+  // Fewer train puzzles leave room for a test split: the same cell passes.
+  const auto fewer = expand_text(
+      "[base]\nmodel.seq_len = 16\nmodel.vocab_size = 6\ndata.box = 2\ndata.givens = 6\n"
+      "data.train_puzzles = 20\ndata.test_puzzles = 20\n");
+  EXPECT_EQ(fewer.trials.size(), 1u);
+}
+
 // A key written twice would have let the later one win without a word ("model.l_cycles" quoted
 // is the same key as model.l_cycles dotted).
 TEST(SweepSpecErrors, AKeySetTwiceNamesBothPlaces) {
@@ -369,6 +393,24 @@ TEST(SweepSpecErrors, SpecFilesThatAreNotSpecsAreNamedForWhatTheyAre) {
             std::string::npos);
   EXPECT_NE(error_of_file("/tmp").find("/tmp: is a folder"), std::string::npos);
   EXPECT_NE(error_of_file("/dev/null").find("/dev/null: is empty"), std::string::npos);
+  // The trial config of `trm-sweep train --config`, given to plan/run: named for what it is, in
+  // one line (it used to read as three unknown sections).
+  const std::string trial = error_of_file(TRM_SOURCE_DIR "/configs/quick_train.toml");
+  EXPECT_NE(trial.find("quick_train.toml is a trial config (only [model], [train], [data] "
+                       "sections): train it with `trm-sweep train --config"),
+            std::string::npos)
+      << trial;
+  EXPECT_EQ(trial.find('\n'), std::string::npos) << trial;
+  // A stray trial section in a spec is a problem with the way to write it.
+  EXPECT_NE(error_of("[sweep]\nname = \"s\"\n[model]\nl_cycles = 2\n")
+                .find("test.toml:3:2: unknown section 'model'; valid: [sweep], [base], [grid], "
+                      "[[zip]], [[variant]], [[exclude]], [[table]]; a trial's keys go under "
+                      "[base] ([base.model])"),
+            std::string::npos)
+      << error_of("[sweep]\nname = \"s\"\n[model]\nl_cycles = 2\n");
+  // ... and written that way it is the same trial as the dotted keys.
+  EXPECT_EQ(expand_text("[base.model]\nl_cycles = 2\n").trials.at(0).id,
+            expand_text("[base]\nmodel.l_cycles = 2\n").trials.at(0).id);
 }
 
 TEST(SweepPlan, FlagsCellsAboveTheMemoryLimitAndSchedulesLongestFirst) {
