@@ -93,9 +93,10 @@ bool holds(const Condition& c, const core::TrialConfig& config) {
   return (!c.has_min || x >= c.min) && (!c.has_max || x <= c.max);
 }
 
-// Where a trial problem names `key` ("model.l_cycles = 0: ..." or "... by num_heads = 8"), or
-// npos.
+// Where a trial problem names `key` ("model.l_cycles = 0: ...", "... by num_heads = 8" or
+// "data.path: ..."), or npos.
 size_t mention(const std::string& problem, const std::string& key) {
+  if (problem.rfind(key + ": ", 0) == 0) return 0;
   size_t at = problem.find(key + " = ");
   const std::string leaf = leaf_name(key) + " = ";
   if (problem.rfind(leaf, 0) == 0) return 0;

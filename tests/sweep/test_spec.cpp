@@ -318,6 +318,22 @@ TEST(SweepSpecErrors, DataThatCannotBeDrawnIsSaidByPlanNamingTheTrialAndAxis) {
   EXPECT_EQ(fewer.trials.size(), 1u);
 }
 
+// A data folder that is not there is named with the line that set it, in [base] or on an axis.
+TEST(SweepSpecErrors, AMissingDataFolderIsNamedWhereTheSpecSetsIt) {
+  const auto base =
+      error_of("[base]\ndata.source = \"reference\"\ndata.path = \"/nonexistent/sudoku\"\n");
+  EXPECT_NE(base.find("test.toml:3:6: trial 'base': data.path: /nonexistent/sudoku: no such "
+                      "folder"),
+            std::string::npos)
+      << base;
+  const auto axis = error_of(
+      "[base]\ndata.source = \"reference\"\n[grid]\n"
+      "data.path = [\"/nonexistent/a\", \"/nonexistent/b\"]\n");
+  EXPECT_NE(axis.find("test.toml:4:6: trial 'path=/nonexistent/b': data.path: /nonexistent/b"),
+            std::string::npos)
+      << axis;
+}
+
 // A key written twice would have let the later one win without a word ("model.l_cycles" quoted
 // is the same key as model.l_cycles dotted).
 TEST(SweepSpecErrors, AKeySetTwiceNamesBothPlaces) {
