@@ -214,7 +214,15 @@ rc=$?
 # --- a stop signal while a large set is made: exit 5 within moments, nothing written ---------
 "$bin" data --set data.train_puzzles=20000 --out "$work/large" >"$work/large.out" 2>&1 &
 pid=$!
-sleep 1
+# Signal it once it takes SIGTERM (blocked for its sigwait thread: bit 15 of /proc's SigBlk):
+# loading LibTorch can take over a second on a loaded machine, and a SIGTERM before that is the
+# default death (143).
+for _ in $(seq 300); do
+  blk=$(awk '/^SigBlk:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+  [ -n "$blk" ] && (((16#$blk >> 14) & 1)) && break
+  sleep 0.1
+done
+sleep 0.5
 kill -TERM $pid
 for _ in $(seq 30); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
 if kill -0 $pid 2>/dev/null; then

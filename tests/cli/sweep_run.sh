@@ -234,10 +234,15 @@ rc=$?
 [ $rc -eq 0 ] && "$bin" status "$work/b.h5" | grep -q "done 6" && ok ||
   fail "--extend again after the stop: exit $rc: $(tail -3 "$work/x3.out")"
 
-# A trial added by --extend that fails (its puzzles cannot be made) is failed, not unfinished:
+# A trial added by --extend that fails (its data set has a token out of range deep in an array:
+# the headers `plan` reads are sound, the values train reads are not) is failed, not unfinished:
 # `resume` exits 1 as for any failed trial, and `run --extend --retry-failed` tries it again.
 # Its error holds the last attempt's lines only (the log keeps every attempt's).
-{ cat "$work/bigger.toml"; printf '\n[[variant]]\nname = "bad data"\ndata.givens = 16\n'; } >"$work/bad.toml"
+"$bin" data --set data.box=2 --set data.givens=6 --set model.seq_len=16 --set model.vocab_size=6 \
+  --set data.train_puzzles=10 --set data.test_puzzles=4 --out "$work/baddata" >/dev/null &&
+  $py -c "import numpy as np, sys; p = sys.argv[1]; a = np.load(p); a[3, 5] = 200; np.save(p, a)" \
+    "$work/baddata/train/all__inputs.npy" || fail "writing the damaged data set"
+{ cat "$work/bigger.toml"; printf '\n[[variant]]\nname = "bad data"\ndata.source = "reference"\ndata.path = "%s"\n' "$work/baddata"; } >"$work/bad.toml"
 "$bin" run "$work/bad.toml" -o "$work/b.h5" --extend >"$work/bad.out" 2>&1
 rc=$?
 [ $rc -eq 1 ] && "$bin" status "$work/b.h5" | grep -q "failed 1" && ok ||
@@ -254,7 +259,7 @@ bad = [r for r in rows if r["name"].decode() == "bad data"]
 assert len(bad) == 1 and bad[0]["status"].decode() == "failed", bad
 assert bad[0]["attempts"] == 4, bad[0]["attempts"]  # 2 (retries = 1), then 2 more
 error = bad[0]["error"].decode()
-assert error.count("test_puzzles") == 1, error
+assert error.count("all__inputs.npy: element 53 = 200") == 1, error
 PY
 
 summary
