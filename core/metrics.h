@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
 namespace trm::core {
 
@@ -52,6 +53,15 @@ struct EvalRecord {
   double steps = 0;  // N_sup
   int64_t count = 0;
   double seconds = 0;  // wall time of the evaluation
+  // ARC's pass@K (core/arc_eval.h), the paper's ARC metric being pass@2; NaN (null in JSON, "—"
+  // in tables) where the test set is not ARC's and in files written before these columns.
+  static constexpr double kNotMeasured = std::numeric_limits<double>::quiet_NaN();
+  double pass_at_1 = kNotMeasured;
+  double pass_at_2 = kNotMeasured;
+  double pass_at_5 = kNotMeasured;
+  double pass_at_10 = kNotMeasured;
+  double pass_at_100 = kNotMeasured;
+  double pass_at_1000 = kNotMeasured;
 
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor&& v) {
@@ -64,6 +74,12 @@ struct EvalRecord {
     v("steps", self.steps);
     v("count", self.count);
     v("seconds", self.seconds);
+    v("pass_at_1", self.pass_at_1);
+    v("pass_at_2", self.pass_at_2);
+    v("pass_at_5", self.pass_at_5);
+    v("pass_at_10", self.pass_at_10);
+    v("pass_at_100", self.pass_at_100);
+    v("pass_at_1000", self.pass_at_1000);
   }
 };
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <optional>
 
 #include "core/loss.h"
 
@@ -56,6 +57,7 @@ Trainer::Trainer(const TrialConfig& config, const TrialData& data, c10::Device d
       model_->trainable_parameters(),
       AdamATan2Options(t.lr).beta1(t.beta1).beta2(t.beta2).weight_decay(t.weight_decay));
   if (t.ema) ema_.emplace(model_, t.ema_rate);
+  if (data_.arc && t.arc_aggregated_voting) arc_votes_.emplace(*data_.arc);
 }
 
 std::vector<at::Tensor> Trainer::optimized_parameters() const {
@@ -154,6 +156,10 @@ EvalRecord Trainer::evaluate() {
   const int64_t rows = config_.train.batch_size;
   double lm = 0, q_halt = 0, accuracy = 0, exact = 0, q_acc = 0, steps = 0;
   int64_t count = 0;
+  // ARC: this evaluation's votes, or the run's pooled ones (train.arc_aggregated_voting).
+  std::optional<ArcVoter> own_votes;
+  ArcVoter* arc = arc_votes_ ? &*arc_votes_ : nullptr;
+  if (data_.arc && arc == nullptr) arc = &own_votes.emplace(*data_.arc);
   for (int64_t first = 0; first < test.num_examples(); first += rows) {
     std::vector<int64_t> examples;
     for (int64_t e = first; e < std::min(first + rows, test.num_examples()); ++e) {
@@ -173,6 +179,23 @@ EvalRecord Trainer::evaluate() {
     exact += static_cast<double>(m.exact_accuracy.item<int64_t>());
     q_acc += static_cast<double>(m.q_halt_accuracy.item<int64_t>());
     steps += static_cast<double>(m.steps.item<int64_t>());
+    if (arc) {
+      // ARC's evaluator takes each real row's argmax tokens after the last step and
+      // sigmoid(q_halt) computed in float64 (evaluators/arc.py).
+      const auto n = static_cast<int64_t>(examples.size());
+      const at::Tensor ids =
+          batch.puzzle_identifiers.slice(0, 0, n).to(at::kCPU, at::kLong).contiguous();
+      const at::Tensor inputs = batch.inputs.slice(0, 0, n).to(at::kCPU, at::kByte).contiguous();
+      const at::Tensor predictions =
+          last.out.logits.slice(0, 0, n).argmax(-1).to(at::kCPU, at::kByte).contiguous();
+      const at::Tensor q =
+          last.out.q_halt.slice(0, 0, n).to(at::kCPU, at::kDouble).sigmoid().contiguous();
+      const int64_t len = inputs.size(1);
+      for (int64_t i = 0; i < n; ++i) {
+        arc->add(ids.data_ptr<int64_t>()[i], inputs.data_ptr<uint8_t>() + i * len,
+                 predictions.data_ptr<uint8_t>() + i * len, q.data_ptr<double>()[i]);
+      }
+    }
   }
   shadow.reset();
   model_->train();
@@ -186,6 +209,17 @@ EvalRecord Trainer::evaluate() {
   r.exact_accuracy = ratio(exact, count);
   r.q_halt_accuracy = ratio(q_acc, count);
   r.steps = ratio(steps, count);
+  if (arc) {
+    static_assert(kArcPassK == std::array<int64_t, 6>{1, 2, 5, 10, 100, 1000},
+                  "EvalRecord's pass_at_K columns");
+    const auto pass = arc->pass_at();
+    r.pass_at_1 = pass[0];
+    r.pass_at_2 = pass[1];
+    r.pass_at_5 = pass[2];
+    r.pass_at_10 = pass[3];
+    r.pass_at_100 = pass[4];
+    r.pass_at_1000 = pass[5];
+  }
   r.seconds = seconds_since(t0);
   return r;
 }

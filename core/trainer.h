@@ -78,6 +78,9 @@ class Trainer {
   bool carry_ready_ = false;
   int64_t step_ = 0;
   int64_t total_steps_ = 0;
+  // ARC's votes pooled over the run's evaluations (train.arc_aggregated_voting on an ARC set);
+  // checkpoints keep them.
+  std::optional<ArcVoter> arc_votes_;
 };
 
 // When and how the loop stops and checkpoints; everything optional.

@@ -6,6 +6,7 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <set>
@@ -163,6 +164,12 @@ void Trainer::save_checkpoint(const std::string& path, const CheckpointExtras& e
     ar.write("carry_labels", carry_.current.labels);
     ar.write("carry_ids", carry_.current.puzzle_identifiers);
   }
+  if (arc_votes_) {
+    const std::string votes = arc_votes_->save();
+    at::Tensor bytes = at::empty({static_cast<int64_t>(votes.size())}, at::kByte);
+    std::memcpy(bytes.data_ptr<uint8_t>(), votes.data(), votes.size());
+    ar.write("arc_votes", bytes);
+  }
   ar.write("rng_cpu", generator_state(c10::Device(c10::kCPU)));
   if (!device_.is_cpu()) ar.write("rng_device", generator_state(device_));
 
@@ -252,6 +259,18 @@ CheckpointExtras Trainer::load_checkpoint(const std::string& path) {
     }
   }
   const int64_t step = in.integer("step");
+  // ARC's pooled votes; a checkpoint written before they were kept has none (pooling restarts).
+  std::optional<ArcVoter> arc_votes;
+  if (arc_votes_) {
+    arc_votes.emplace(*data_.arc);
+    at::Tensor votes;
+    if (ar.try_read("arc_votes", votes)) {
+      votes = votes.to(at::kCPU, at::kByte).contiguous();
+      arc_votes->restore(std::string(reinterpret_cast<const char*>(votes.data_ptr<uint8_t>()),
+                                     static_cast<size_t>(votes.numel())),
+                         "checkpoint " + path);
+    }
+  }
 
   try {
     sampler_.seek(position);
@@ -268,6 +287,7 @@ CheckpointExtras Trainer::load_checkpoint(const std::string& path) {
   }
   carry_ = std::move(carry);
   carry_ready_ = carry_ready;
+  if (arc_votes) arc_votes_ = std::move(arc_votes);
   step_ = step;
   set_generator_state(c10::Device(c10::kCPU), rng_cpu);
   if (!device_.is_cpu()) set_generator_state(device_, rng_device);

@@ -187,7 +187,7 @@ std::string canonical_text(const TrialConfig& c) {
   auto kv = key_values(c);
   static const auto defaults = key_values(TrialConfig{});
   auto at_default = [&](const std::pair<std::string, std::string>& entry) {
-    for (const char* late : {"data.path", "data.maze_size"}) {
+    for (const char* late : {"data.path", "data.maze_size", "train.arc_aggregated_voting"}) {
       if (entry.first != late) continue;
       for (const auto& d : defaults)
         if (d.first == late) return d.second == entry.second;

@@ -42,6 +42,9 @@ struct TrainConfig {
   bool ema = true;                       // evaluate and export the EMA shadow (§5.4)
   double ema_rate = 0.999;               // mu: shadow = (1 - mu) param + mu shadow
   int64_t seed = 0;                      // torch seed: initial weights, exploration draws
+  // ARC data sets (core/arc_eval.h): each evaluation's vote also counts every earlier
+  // evaluation's predictions of the run, as the reference's default aggregated_voting = True.
+  bool arc_aggregated_voting = true;
 
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor&& v) {
@@ -60,6 +63,7 @@ struct TrainConfig {
     v("ema", self.ema);
     v("ema_rate", self.ema_rate);
     v("seed", self.seed);
+    v("arc_aggregated_voting", self.arc_aggregated_voting);
   }
   bool operator==(const TrainConfig&) const = default;
 };
@@ -148,8 +152,8 @@ void validate(const TrialConfig& c);
 int64_t total_steps(const TrainConfig& t, int64_t num_groups, double mean_puzzle_examples);
 
 // "key = value" lines, sorted by key, canonical values: what the trial id hashes. A key added
-// after ids were first issued (data.path, data.maze_size) is left out while it holds its
-// default, so the trials of earlier results files keep their ids.
+// after ids were first issued (data.path, data.maze_size, train.arc_aggregated_voting) is left
+// out while it holds its default, so the trials of earlier results files keep their ids.
 std::string canonical_text(const TrialConfig& c);
 
 }  // namespace trm::core

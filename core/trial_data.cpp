@@ -30,18 +30,35 @@ uint64_t sudoku_test_seed(const DataConfig& d) {
 TrialData make_trial_data(const DataConfig& d, const std::function<bool()>& stop) {
   if (d.source == DataSource::reference) {
     (void)reference_data_shape(d.path);  // the folder, both splits' metadata and headers agree
-    return {load_reference_split(d.path + "/train", stop),
-            load_reference_split(d.path + "/test", stop)};
+    TrialData data{load_reference_split(d.path + "/train", stop),
+                   load_reference_split(d.path + "/test", stop), nullptr};
+    if (has_arc_test_set(d.path)) {
+      auto arc = std::make_shared<ArcTestSet>(load_arc_test_set(d.path));
+      if (data.test.seq_len != 900) {
+        throw DataError(d.path + "/test: seq_len = " + std::to_string(data.test.seq_len) +
+                        ": the folder has test_puzzles.json, so ARC's evaluator reads each "
+                        "example as a 30x30 canvas (seq_len 900)");
+      }
+      for (const int32_t id : data.test.puzzle_identifiers) {
+        if (id >= static_cast<int64_t>(arc->identifiers.size())) {
+          throw DataError(d.path + "/identifiers.json: names " +
+                          std::to_string(arc->identifiers.size()) +
+                          " puzzle ids, but the test split uses id " + std::to_string(id));
+        }
+      }
+      data.arc = std::move(arc);
+    }
+    return data;
   }
   if (d.source == DataSource::maze) {
     auto [train, test] =
         make_maze_train_test(static_cast<int>(d.maze_size), d.train_puzzles, d.num_aug,
                              d.test_puzzles, static_cast<uint64_t>(d.seed), stop);
-    return {std::move(train), std::move(test)};
+    return {std::move(train), std::move(test), nullptr};
   }
   auto [train, test] =
       make_sudoku_train_test(sudoku_spec(d), d.test_puzzles, sudoku_test_seed(d), stop);
-  return {std::move(train), std::move(test)};
+  return {std::move(train), std::move(test), nullptr};
 }
 
 std::string data_draw_problem(const DataConfig& d, int64_t max_puzzles) {

@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/arc_eval.h"
 #include "core/sudoku.h"
 #include "core/trial_config.h"
 
@@ -15,6 +17,9 @@ namespace trm::core {
 struct TrialData {
   PuzzleArrays train;
   PuzzleArrays test;
+  // An ARC data set's evaluation files (data.source = reference, a folder with
+  // test_puzzles.json): evaluations then also vote, as the reference's ARC evaluator. Else null.
+  std::shared_ptr<const ArcTestSet> arc;
 };
 
 // Builds the splits a DataConfig describes (deterministic from data.seed). `stop`, when given,

@@ -55,6 +55,13 @@ std::string json_line(const char* kind, const Record& r) {
   return line + "}\n";
 }
 
+// " pass@1=... pass@2=..." where ARC's evaluator ran (core/arc_eval.h); "" elsewhere.
+std::string arc_scores(const core::EvalRecord& r) {
+  if (std::isnan(r.pass_at_2)) return "";
+  return " pass@1=" + core::format_double(r.pass_at_1) +
+         " pass@2=" + core::format_double(r.pass_at_2);
+}
+
 std::string duration(double seconds) {
   const auto s = static_cast<int64_t>(std::max(0.0, seconds));
   std::ostringstream o;
@@ -95,7 +102,7 @@ class TrainSink : public core::MetricSink {
     write(json_line("eval", r));
     end_progress_line();
     progress_ << "eval  step " << r.step << "/" << total_ << "  accuracy=" << fixed4(r.accuracy)
-              << " exact_accuracy=" << fixed4(r.exact_accuracy) << " (" << r.count
+              << " exact_accuracy=" << fixed4(r.exact_accuracy) << arc_scores(r) << " (" << r.count
               << " test examples, " << duration(r.seconds) << ")\n";
     last_eval_ = r;
   }
@@ -410,7 +417,7 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
   const auto& r = sink.last_eval();
   out << "final step " << r.step << "/" << trainer.total_steps() << " test examples " << r.count
       << " peak_rss_bytes=" << peak_rss_bytes() << " accuracy=" << core::format_double(r.accuracy)
-      << " exact_accuracy=" << core::format_double(r.exact_accuracy) << "\n";
+      << " exact_accuracy=" << core::format_double(r.exact_accuracy) << arc_scores(r) << "\n";
   return 0;
 }
 
@@ -435,7 +442,7 @@ int eval_verb(const core::TrialConfig& config, const EvalOptions& options, std::
       << config.model.halt_max_steps << " lm_loss=" << core::format_double(r.lm_loss)
       << " q_halt_accuracy=" << core::format_double(r.q_halt_accuracy)
       << " accuracy=" << core::format_double(r.accuracy)
-      << " exact_accuracy=" << core::format_double(r.exact_accuracy) << "\n";
+      << " exact_accuracy=" << core::format_double(r.exact_accuracy) << arc_scores(r) << "\n";
   return 0;
 }
 

@@ -85,6 +85,8 @@ struct TrialData {
   core::TrialConfig config;
   double q_halt_accuracy = kUnknown;  // of the last evaluation
   double lm_loss = kUnknown;          // of the last evaluation
+  double pass_at_1 = kUnknown;        // of the last evaluation (ARC's evaluator; else unknown)
+  double pass_at_2 = kUnknown;
 };
 
 // The file read once: its header, the spec it stores, every trial by index.

@@ -58,6 +58,8 @@ double metric_value(const TrialData& t, const std::string& metric) {
   if (metric == "accuracy") return r.final_accuracy;
   if (metric == "q_halt_accuracy") return t.q_halt_accuracy;
   if (metric == "lm_loss") return t.lm_loss;
+  if (metric == "pass_at_1") return t.pass_at_1;
+  if (metric == "pass_at_2") return t.pass_at_2;
   if (metric == "steps") return static_cast<double>(r.step);
   if (metric == "wall_s") return r.wall_s;
   if (metric == "peak_memory")
@@ -505,6 +507,8 @@ MetricStyle metric_style(const std::string& metric) {
       metric == "q_halt_accuracy")
     return {metric + " (%)", 100, "%.1f", +1};
   if (metric == "lm_loss") return {metric, 1, "%.4f", -1};
+  if (metric == "pass_at_1" || metric == "pass_at_2")
+    return {"ARC pass@" + metric.substr(8) + " (%)", 100, "%.1f", +1};
   if (metric == "steps") return {metric, 1, "%.0f", 0};
   if (metric == "wall_s") return {"wall time (s)", 1, "%.1f", -1};
   if (metric == "peak_memory") return {"peak memory (MiB)", 1.0 / (1 << 20), "%.1f", -1};
@@ -531,6 +535,8 @@ SweepData read_sweep(const ResultsReader& reader) {
     if (const auto e = reader.last_eval(row.index)) {
       t.q_halt_accuracy = e->q_halt_accuracy;
       t.lm_loss = e->lm_loss;
+      t.pass_at_1 = e->pass_at_1;
+      t.pass_at_2 = e->pass_at_2;
     }
     data.trials.push_back(std::move(t));
   }

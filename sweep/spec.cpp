@@ -362,8 +362,8 @@ void parse_excludes(Problems& p, const toml::array& list, std::vector<ExcludeRul
 
 const std::vector<std::string>& table_metrics() {
   static const std::vector<std::string> metrics = {
-      "exact_accuracy", "best_exact_accuracy", "accuracy", "q_halt_accuracy", "steps", "lm_loss",
-      "wall_s",         "peak_memory"};
+      "exact_accuracy", "best_exact_accuracy", "accuracy",  "q_halt_accuracy", "steps", "lm_loss",
+      "wall_s",         "peak_memory",         "pass_at_1", "pass_at_2"};
   return metrics;
 }
 

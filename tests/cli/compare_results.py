@@ -4,6 +4,7 @@
 train/eval tables equal A's, trial by trial (by id), wall-clock columns aside. Exit 1 otherwise.
 Other tests import `load` for their own checks.
 """
+import math
 import sys
 
 import h5py
@@ -23,7 +24,10 @@ def load(path):
             data = g[t][:]
             assert len(data) > 0, (path, i, t, "no rows")
             keep = [n for n in data.dtype.names if n not in WALL_CLOCK]
-            tables[(row["id"].decode(), t)] = [tuple(r[n] for n in keep) for r in data]
+            # NaN (a metric not measured, e.g. ARC's pass@K elsewhere) equals NaN here.
+            tables[(row["id"].decode(), t)] = [
+                tuple(None if isinstance(r[n], float) and math.isnan(r[n]) else r[n] for n in keep)
+                for r in data]
         steps = [int(s) for s in g["train"]["step"]]
         assert steps == list(range(1, len(steps) + 1)), (path, i, "train steps not 1..N once each")
     events = [(e["kind"].decode(), e["message"].decode()) for e in f["events"][:]]

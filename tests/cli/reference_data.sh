@@ -6,6 +6,7 @@
 #    weights, tensor for tensor and byte for byte, as training on the generated data it holds;
 #  - a set NumPy wrote (int64 offsets, as a user's own builder may) trains, and `data --inspect`
 #    describes it; plan counts its steps from its size;
+#  - an ARC set (identifiers.json, test_puzzles.json) is scored by voting: pass@K per evaluation;
 #  - a model that does not fit the data, a missing folder, a broken array: exit 2, one line
 #    naming the key or the file.
 # Usage: reference_data.sh PATH/TO/trm-sweep SOURCE_DIR
@@ -234,6 +235,90 @@ else
   [ $rc -eq 5 ] && grep -q "nothing was written" "$work/large.out" && [ ! -e "$work/large" ] && ok ||
     fail "SIGTERM during data: exit $rc (want 5), folder $(ls -d "$work/large" 2>&1): $(cat "$work/large.out")"
 fi
+
+# --- an ARC set: evaluations vote over the augmentations (pass@K) ---------------------------
+# Written as the reference's build_arc_dataset.py writes one: 30x30 canvases, names
+# "<task>|||t<dihedral>|||<colour permutation>", test_puzzles.json with the solutions.
+$py - "$work/arc" <<'PY' || fail "could not write the ARC set"
+import json, os, sys, numpy as np
+root = sys.argv[1]
+rng = np.random.default_rng(1)
+def dihedral(a, t):
+    return [a, np.rot90(a, 1), np.rot90(a, 2), np.rot90(a, 3), np.fliplr(a), np.flipud(a), a.T,
+            np.fliplr(np.rot90(a, 1))][t]
+def canvas(g):
+    c = np.zeros((30, 30), np.uint8)
+    h, w = g.shape
+    c[:h, :w] = g + 2
+    c[h, :w] = 1
+    c[:h, w] = 1
+    return c.reshape(-1)
+tasks = {}
+for k in range(3):
+    pairs = [(rng.integers(0, 10, (2 + k, 3)), rng.integers(0, 10, (3, 2 + k))) for _ in range(3)]
+    tasks["task%d" % k] = {"train": pairs[:2], "test": pairs[2:] if k != 1 else pairs[1:]}
+names = ["<blank>"]
+splits = {"train": ([], [], [], [0]), "test": ([], [], [], [0])}
+for name, task in tasks.items():
+    for aug in range(3):
+        t = int(rng.integers(0, 8)) if aug else 0
+        perm = np.concatenate([[0], rng.permutation(np.arange(1, 10))]) if aug else np.arange(10)
+        names.append(name if aug == 0 else "%s|||t%d|||%s" % (name, t, "".join(map(str, perm))))
+        for split in ("train", "test"):
+            inputs, labels, ids, pi = splits[split]
+            for x, y in task[split]:
+                inputs.append(canvas(dihedral(perm[x], t)))
+                labels.append(canvas(dihedral(perm[y], t)))
+            ids.append(len(names) - 1)
+            pi.append(len(inputs))
+for split, (inputs, labels, ids, pi) in splits.items():
+    os.makedirs(f"{root}/{split}")
+    np.save(f"{root}/{split}/all__inputs.npy", np.array(inputs, np.uint8))
+    np.save(f"{root}/{split}/all__labels.npy", np.array(labels, np.uint8))
+    np.save(f"{root}/{split}/all__puzzle_identifiers.npy", np.array(ids, np.int32))
+    np.save(f"{root}/{split}/all__puzzle_indices.npy", np.array(pi, np.int32))
+    np.save(f"{root}/{split}/all__group_indices.npy", np.array([0, 3, 6, 9], np.int32))
+    json.dump({"pad_id": 0, "ignore_label_id": 0, "blank_identifier_id": 0, "vocab_size": 12,
+               "seq_len": 900, "num_puzzle_identifiers": len(names), "total_groups": 3,
+               "mean_puzzle_examples": len(inputs) / 9, "total_puzzles": 9, "sets": ["all"]},
+              open(f"{root}/{split}/dataset.json", "w"))
+json.dump(names, open(f"{root}/identifiers.json", "w"))
+json.dump({n: {k: [{"input": x.tolist(), "output": y.tolist()} for x, y in v] for k, v in t.items()}
+           for n, t in tasks.items()}, open(f"{root}/test_puzzles.json", "w"))
+PY
+arc_args=(--config "$work/tiny.toml" --threads 1 --set data.source=reference --set data.path="$work/arc"
+  --set model.seq_len=900 --set model.vocab_size=12 --set model.num_puzzle_identifiers=10
+  --set model.halt_max_steps=2 --set train.batch_size=4 --set train.steps=4 --set train.eval_interval=2)
+"$bin" train "${arc_args[@]}" --out "$work/arc_run" >"$work/arc.out" 2>"$work/arc.err"
+rc=$?
+[ $rc -eq 0 ] && grep -q "^final step 4/4 test examples 12 .* pass@1=[0-9.e-]* pass@2=[0-9.e-]*$" "$work/arc.out" &&
+  $py - "$work/arc_run/metrics.jsonl" "$work/gen/metrics.jsonl" <<'PY' && ok || fail "ARC's pass@K: exit $rc: $(cat "$work/arc.out" "$work/arc.err")"
+import json, sys
+evals = [r for r in map(json.loads, open(sys.argv[1])) if r["kind"] == "eval"]
+assert [r["step"] for r in evals] == [2, 4], evals
+for r in evals:
+    p = [r["pass_at_%d" % k] for k in (1, 2, 5, 10, 100, 1000)]
+    assert all(0 <= x <= 1 for x in p) and p == sorted(p), p
+    # Tasks of 1, 2 and 1 test inputs score 0, 1/2 or 1 each: the mean of 3 is a multiple of 1/6.
+    assert all(abs(x * 6 - round(x * 6)) < 1e-9 for x in p), p
+# Not ARC: not measured (null).
+other = [r for r in map(json.loads, open(sys.argv[2])) if r["kind"] == "eval"]
+assert other and all(r["pass_at_2"] is None for r in other), other[-1]
+PY
+"$bin" eval "${arc_args[@]}" --weights "$work/arc_run/weights.pt" >"$work/arc_eval.out" 2>&1
+rc=$?
+want=$(grep -o "pass@1=.*" "$work/arc.out")
+[ $rc -eq 0 ] && [ -n "$want" ] && grep -q -- "$want" "$work/arc_eval.out" && ok ||
+  fail "eval on the ARC set: exit $rc, want '$want': $(cat "$work/arc_eval.out")"
+# A broken test_puzzles.json is named where it breaks; nothing is left behind.
+cp -r "$work/arc" "$work/arc_bad"
+$py -c "import sys; p = sys.argv[1]; s = open(p).read(); open(p, 'w').write(s.replace('\"test\": [{\"input\": [[', '\"test\": [{\"input\": [[10, ', 1))" \
+  "$work/arc_bad/test_puzzles.json"
+"$bin" train "${arc_args[@]}" --set data.path="$work/arc_bad" --out "$work/arc_no" >/dev/null 2>"$work/arc_bad.err"
+rc=$?
+[ $rc -eq 2 ] && [ "$(wc -l <"$work/arc_bad.err")" -eq 1 ] && [ ! -e "$work/arc_no" ] &&
+  grep -q "arc_bad/test_puzzles.json:1:[0-9]*: task 'task0' test pair 0 input: a colour that is not an integer 0..9" "$work/arc_bad.err" && ok ||
+  fail "a broken test_puzzles.json: exit $rc: $(cat "$work/arc_bad.err")"
 
 # --- bad input ---------------------------------------------------------------------------------
 "$bin" train --config "$work/tiny.toml" --out "$work/no" --set data.source=reference \

@@ -2,15 +2,18 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
 #include "core/atomic_file.h"
 #include "core/errors.h"
+#include "core/reference_data.h"
 #include "core/trainer.h"
 
 namespace trm::core {
@@ -231,6 +234,122 @@ TEST(TrainerEval, PaddingRowsAddTheirHaltLossAsInTheReference) {
                 static_cast<double>(rows) * std::log(2.0), 1e-5)
         << "batch " << batch << ", " << n << " test examples";
   }
+}
+
+// ARC's evaluator sees each real row's puzzle id, input and argmax prediction. With the output
+// head at zero every logit ties, so every prediction is the empty grid (argmax 0, pad): a label
+// of the empty grid is then first for each test input the evaluator matched, after undoing the
+// augmentations of the inputs. Other data sets leave pass@K unmeasured.
+TEST(TrainerEval, ArcDataSetsAreScoredByVotingOverTheAugmentations) {
+  EXPECT_TRUE(
+      std::isnan(Trainer(tiny_trial(), tiny_data(), c10::Device(c10::kCPU)).evaluate().pass_at_2));
+
+  auto grid = [](int64_t rows, int64_t cols, uint8_t first) {
+    ArcGrid g{rows, cols, {}};
+    for (int64_t k = 0; k < rows * cols; ++k)
+      g.cells.push_back(static_cast<uint8_t>((first + k) % 10));
+    return g;
+  };
+  auto canvas = [](const ArcGrid& g) {
+    std::vector<uint8_t> t(900, 0);
+    for (int64_t i = 0; i < g.rows; ++i) {
+      for (int64_t j = 0; j < g.cols; ++j) t[i * 30 + j] = g.cells[i * g.cols + j] + 2;
+    }
+    return t;
+  };
+  const ArcGrid a = grid(2, 3, 1), b1 = grid(2, 1, 7), b2 = grid(3, 3, 0);
+  auto set = std::make_shared<ArcTestSet>();
+  set->identifiers = {"<blank>", "a", "a|||t3|||0912345678", "b|||t1|||0123456798"};
+  set->tasks = {{"a", {a}, {ArcGrid{}}}, {"b", {b1, b2}, {ArcGrid{}, ArcGrid{}}}};
+  // Inputs as the builder augments them (colour k becomes perm[k], then the dihedral transform):
+  // task a's rotated one way, b's first the other; and an input of a that is no test input.
+  auto augment = [](ArcGrid g, const char* perm, int64_t dihedral) {
+    for (auto& v : g.cells) v = static_cast<uint8_t>(perm[v] - '0');
+    return dihedral_transform(g, dihedral);
+  };
+  const std::vector<std::pair<int32_t, ArcGrid>> rows = {
+      {2, augment(a, "0912345678", 3)}, {3, augment(b1, "0123456798", 1)}, {1, grid(1, 2, 5)}};
+  TrialData data;
+  for (PuzzleArrays* split : {&data.train, &data.test}) {
+    split->seq_len = 900;
+    split->vocab_size = 12;
+    for (const auto& [id, g] : rows) {
+      const auto t = canvas(g);
+      split->inputs.insert(split->inputs.end(), t.begin(), t.end());
+      split->labels.insert(split->labels.end(), t.begin(), t.end());
+      split->puzzle_indices.push_back(static_cast<int32_t>(split->puzzle_identifiers.size()));
+      split->puzzle_identifiers.push_back(id);
+    }
+    split->puzzle_indices.push_back(3);
+    split->group_indices = {0, 3};
+  }
+  data.arc = set;
+  auto c = tiny_trial();
+  c.model.seq_len = 900;
+  c.model.vocab_size = 12;
+  c.model.num_puzzle_identifiers = 4;
+  c.model.halt_max_steps = 2;
+  c.train.batch_size = 2;  // the second batch is padded with a blank row
+  c.train.ema = false;     // the evaluation runs the weights set here
+  // The config is checked against the folder; the evaluation set is the one above.
+  const std::string folder = temp_path("arc");
+  std::filesystem::remove_all(folder);
+  write_reference_data(data.train, data.test, folder);
+  c.data.source = DataSource::reference;
+  c.data.path = folder;
+  Trainer plain(c, data, c10::Device(c10::kCPU));
+  {
+    at::NoGradGuard no_grad;
+    named_parameter(plain, "lm_head.weight").zero_();
+  }
+  const auto r = plain.evaluate();
+  // a: its one input solved; b: the first of two inputs -> (1 + 1/2) / 2 for every K.
+  EXPECT_DOUBLE_EQ(r.pass_at_1, 0.75);
+  EXPECT_DOUBLE_EQ(r.pass_at_2, 0.75);
+  EXPECT_DOUBLE_EQ(r.pass_at_1000, 0.75);
+
+  // Votes pooled over the run's evaluations (train.arc_aggregated_voting, the default) against an
+  // evaluation's own. The output head becomes w, whose argmax grids are not all the empty one;
+  // the Q head does not read the output head, so each prediction keeps its sigmoid(q_halt).
+  const at::Tensor w = at::randn(named_parameter(plain, "lm_head.weight").sizes(),
+                                 at::TensorOptions().dtype(at::kFloat));
+  auto set_head = [&](Trainer& t) {
+    at::NoGradGuard no_grad;
+    named_parameter(t, "lm_head.weight").copy_(w);
+  };
+  auto own_config = c;
+  own_config.train.arc_aggregated_voting = false;
+  Trainer own(own_config, data, c10::Device(c10::kCPU));
+  set_head(own);
+  ASSERT_LT(own.evaluate().pass_at_1000, 0.75) << "w predicts the empty grid everywhere";
+  set_head(plain);
+  // One vote each, the same mean q: the empty grid, seen first, stays first.
+  const auto second = plain.evaluate();
+  EXPECT_DOUBLE_EQ(second.pass_at_1, 0.75);
+  const std::string checkpoint = temp_path("arc_votes.pt");
+  plain.save_checkpoint(checkpoint, {});
+  // w's grids now have two votes against one.
+  const auto third = plain.evaluate();
+  EXPECT_LT(third.pass_at_1, 0.75);
+  EXPECT_DOUBLE_EQ(third.pass_at_2, 0.75);
+  // The checkpoint keeps the pooled votes: a resumed run's next evaluation is the same.
+  Trainer resumed(c, data, c10::Device(c10::kCPU));
+  resumed.load_checkpoint(checkpoint);
+  const auto again = resumed.evaluate();
+  EXPECT_EQ(again.pass_at_1, third.pass_at_1);
+  EXPECT_EQ(again.pass_at_2, third.pass_at_2);
+  std::filesystem::remove(checkpoint);
+
+  // A label the predictions never give (they are all the empty grid): nothing solved.
+  set->tasks[0].outputs[0] = grid(1, 1, 0);
+  set->tasks[1].outputs = {grid(1, 1, 0), grid(1, 1, 0)};
+  Trainer fresh(c, data, c10::Device(c10::kCPU));
+  {
+    at::NoGradGuard no_grad;
+    named_parameter(fresh, "lm_head.weight").zero_();
+  }
+  EXPECT_DOUBLE_EQ(fresh.evaluate().pass_at_1000, 0.0);
+  std::filesystem::remove_all(folder);
 }
 
 TEST(TrainerHalting, ActAddsTheContinueLossFromItsExtraPassAndBceDoesNot) {

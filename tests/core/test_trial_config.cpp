@@ -32,7 +32,8 @@ TEST(TrialConfigFields, EveryKeyIsDottedAndRoundTripsThroughItsText) {
                    .puzzle_emb_weight_decay = 0.3,
                    .ema = false,
                    .ema_rate = 0.99,
-                   .seed = 5};
+                   .seed = 5,
+                   .arc_aggregated_voting = false};
   changed.data = {.source = DataSource::reference,
                   .box = 2,
                   .train_puzzles = 12,
@@ -53,7 +54,7 @@ TEST(TrialConfigFields, EveryKeyIsDottedAndRoundTripsThroughItsText) {
     ++varied;
   }
   EXPECT_EQ(copy, changed);
-  EXPECT_EQ(varied, 1 + 15 + 9);
+  EXPECT_EQ(varied, 1 + 16 + 9);
 }
 
 TEST(TrialConfigFields, CanonicalTextIsSortedAndChangesWithAnyField) {

@@ -170,6 +170,8 @@ inline std::vector<core::EvalRecord> sample_eval(double exact) {
     r.steps = 8;
     r.count = 20;
     r.seconds = 1.5;
+    r.pass_at_1 = r.exact_accuracy / 2;  // as if ARC's evaluator had run
+    r.pass_at_2 = r.exact_accuracy;
     out.push_back(r);
   }
   return out;

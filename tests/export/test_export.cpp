@@ -249,6 +249,20 @@ TEST(Export, GridCellsSayOomFailAndMissingAndBestIsBold) {
   EXPECT_NE(tex.find("\\textbf{80.0}"), std::string::npos) << tex;
 }
 
+// ARC's pass@K of the last evaluation are table metrics, in percent, best in bold.
+TEST(Export, ArcPassAtKOfTheLastEvaluationAreTableMetrics) {
+  const Sample s("grid");
+  const ResultsReader reader(s.path);
+  TableRequest r{"arc", "grid", "model.h_cycles", "model.l_cycles", "pass_at_2"};
+  const std::string md = export_tables(reader, {r}, ExportFormat::md);
+  EXPECT_NE(md.find("ARC pass@2 (%)"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 1 | 50.0 | 55.0 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 2 | **60.0** | OOM |"), std::string::npos) << md;
+  r.metric = "pass_at_1";
+  const std::string md1 = export_tables(reader, {r}, ExportFormat::md);
+  EXPECT_NE(md1.find("| 1 | 25.0 | 27.5 |"), std::string::npos) << md1;
+}
+
 // A (row, col) of a grid that is no trial of the sweep is blank, not "—" (not run yet) with seeds
 // to wait for: nothing will ever fill it. Scripts read status "absent", with no seed expected.
 TEST(Export, AGridCellTheSweepDoesNotContainIsBlankNotMissing) {
@@ -428,7 +442,7 @@ TEST(Export, AnUnknownMetricIsRejectedListingTheValidOnes) {
     EXPECT_STREQ(e.what(),
                  "table 't': metric 'accuracy_exact' does not exist; valid metrics: "
                  "exact_accuracy, best_exact_accuracy, accuracy, q_halt_accuracy, steps, "
-                 "lm_loss, wall_s, peak_memory");
+                 "lm_loss, wall_s, peak_memory, pass_at_1, pass_at_2");
   }
 }
 
