@@ -25,6 +25,16 @@ uint64_t sudoku_test_seed(const DataConfig& d) {
   return static_cast<uint64_t>(d.seed) ^ 0x7e57'5eed'0000'0000ULL;
 }
 
+// ARC's evaluation files of a reference folder whose test examples have `seq_len` tokens.
+std::shared_ptr<const ArcTestSet> load_arc(const std::string& dir, int64_t seq_len) {
+  if (seq_len != 900) {
+    throw DataError(dir + "/test: seq_len = " + std::to_string(seq_len) +
+                    ": the folder has test_puzzles.json, so ARC's evaluator reads each "
+                    "example as a 30x30 canvas (seq_len 900)");
+  }
+  return std::make_shared<ArcTestSet>(load_arc_test_set(dir));
+}
+
 }  // namespace
 
 TrialData make_trial_data(const DataConfig& d, const std::function<bool()>& stop) {
@@ -33,12 +43,7 @@ TrialData make_trial_data(const DataConfig& d, const std::function<bool()>& stop
     TrialData data{load_reference_split(d.path + "/train", stop),
                    load_reference_split(d.path + "/test", stop), nullptr};
     if (has_arc_test_set(d.path)) {
-      auto arc = std::make_shared<ArcTestSet>(load_arc_test_set(d.path));
-      if (data.test.seq_len != 900) {
-        throw DataError(d.path + "/test: seq_len = " + std::to_string(data.test.seq_len) +
-                        ": the folder has test_puzzles.json, so ARC's evaluator reads each "
-                        "example as a 30x30 canvas (seq_len 900)");
-      }
+      auto arc = load_arc(d.path, data.test.seq_len);
       for (const int32_t id : data.test.puzzle_identifiers) {
         if (id >= static_cast<int64_t>(arc->identifiers.size())) {
           throw DataError(d.path + "/identifiers.json: names " +
@@ -62,6 +67,15 @@ TrialData make_trial_data(const DataConfig& d, const std::function<bool()>& stop
 }
 
 std::string data_draw_problem(const DataConfig& d, int64_t max_puzzles) {
+  if (d.source == DataSource::reference) {
+    try {
+      if (has_arc_test_set(d.path))
+        (void)load_arc(d.path, reference_data_shape(d.path).test.seq_len);
+    } catch (const DataError& e) {
+      return "data.path: " + std::string(e.what());
+    }
+    return "";
+  }
   if (d.source != DataSource::sudoku || d.box != 2) return "";
   if (d.train_puzzles < 1 || d.test_puzzles < 1 || d.train_puzzles > max_puzzles - d.test_puzzles) {
     return "";

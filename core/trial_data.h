@@ -28,8 +28,10 @@ TrialData make_trial_data(const DataConfig& d, const std::function<bool()>& stop
 
 // What make_trial_data(d) would refuse at drawing time, found by drawing where that is cheap: a
 // 4x4 Sudoku space holds few puzzles that differ up to augmentation, so a test split new to the
-// train split may not exist. "" when the draw succeeds, and where it is not tried (9x9 spaces,
-// which do not run out; mazes; on-disk sets; more than `max_puzzles` puzzles to draw).
+// train split may not exist. For an on-disk set with ARC's evaluation files, those files (read
+// whole and checked; not the arrays, whose headers plan reads elsewhere). "" when all is well,
+// and where it is not tried (9x9 spaces, which do not run out; mazes; more than `max_puzzles`
+// puzzles to draw).
 std::string data_draw_problem(const DataConfig& d, int64_t max_puzzles = 1'000'000);
 
 // An endless stream of training examples: epoch e visits every group once in an order shuffled by

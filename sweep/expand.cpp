@@ -231,7 +231,8 @@ Expansion expand(const SweepSpec& spec) {
         const std::string key = std::to_string(static_cast<int>(d.source)) + " " +
                                 std::to_string(d.box) + " " + std::to_string(d.givens) + " " +
                                 std::to_string(d.num_aug) + " " + std::to_string(d.train_puzzles) +
-                                " " + std::to_string(d.test_puzzles) + " " + std::to_string(d.seed);
+                                " " + std::to_string(d.test_puzzles) + " " +
+                                std::to_string(d.seed) + " " + d.path;
         auto it = draw_problems.find(key);
         if (it == draw_problems.end())
           it = draw_problems.emplace(key, core::data_draw_problem(d)).first;

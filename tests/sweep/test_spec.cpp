@@ -1,9 +1,13 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "core/errors.h"
 #include "core/fields.h"
+#include "core/reference_data.h"
 #include "sweep/expand.h"
 #include "sweep/plan.h"
 #include "sweep/spec.h"
@@ -332,6 +336,51 @@ TEST(SweepSpecErrors, AMissingDataFolderIsNamedWhereTheSpecSetsIt) {
   EXPECT_NE(axis.find("test.toml:4:6: trial 'path=/nonexistent/b': data.path: /nonexistent/b"),
             std::string::npos)
       << axis;
+}
+
+// An ARC folder whose evaluation files are broken, or whose examples are no 30x30 canvases, is said
+// by plan, naming the file and where in it, not by each trial as it starts.
+TEST(SweepSpecErrors, BrokenArcEvaluationFilesAreSaidByPlan) {
+  std::string pattern = (std::filesystem::temp_directory_path() / "trm_arc_plan_XXXXXX").string();
+  ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+  const std::string root = pattern;
+  auto split = [](int64_t seq_len) {
+    core::PuzzleArrays a;
+    a.seq_len = seq_len;
+    a.vocab_size = 12;
+    a.inputs.assign(static_cast<size_t>(seq_len), 2);
+    a.labels.assign(static_cast<size_t>(seq_len), 2);
+    a.puzzle_identifiers = {1};
+    a.puzzle_indices = {0, 1};
+    a.group_indices = {0, 1};
+    return a;
+  };
+  core::write_reference_data(split(900), split(900), root + "/arc");
+  core::write_reference_data(split(16), split(16), root + "/small");
+  for (const char* dir : {"/arc", "/small"}) {
+    std::ofstream(root + dir + "/test_puzzles.json") << "{\"a\": {\"test\": [{\"input\": [[1]]}]}}";
+    std::ofstream(root + dir + "/identifiers.json") << "[\"<blank>\", \"a\"]";
+  }
+  auto spec = [&](const char* dir, int64_t seq_len) {
+    return "[base]\nmodel.seq_len = " + std::to_string(seq_len) +
+           "\nmodel.vocab_size = 12\nmodel.num_puzzle_identifiers = 2\n"
+           "data.source = \"reference\"\ndata.path = \"" +
+           root + dir + "\"\n";
+  };
+  const auto broken = error_of(spec("/arc", 900));
+  EXPECT_NE(broken.find("test.toml:6:6: trial 'base': data.path: " + root +
+                        "/arc/test_puzzles.json:1:17: task 'a' test pair 0: needs both"),
+            std::string::npos)
+      << broken;
+  const auto small = error_of(spec("/small", 16));
+  EXPECT_NE(small.find("trial 'base': data.path: " + root +
+                       "/small/test: seq_len = 16: the folder has test_puzzles.json"),
+            std::string::npos)
+      << small;
+  std::ofstream(root + "/arc/test_puzzles.json")
+      << "{\"a\": {\"test\": [{\"input\": [[1]], \"output\": [[2]]}]}}";
+  EXPECT_EQ(expand_text(spec("/arc", 900)).trials.size(), 1u);
+  std::filesystem::remove_all(root);
 }
 
 // A key written twice would have let the later one win without a word ("model.l_cycles" quoted
