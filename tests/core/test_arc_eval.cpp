@@ -300,6 +300,53 @@ TEST(ArcEval, BadFilesAreNamedWithWhereAndWhat) {
   }
 }
 
+// Damaged files (bytes changed, dropped or added at random, deterministically) are a DataError or
+// read; never another exception, a crash or a hang.
+TEST(ArcEval, RandomlyDamagedFilesAreReadOrRefusedAsDataErrors) {
+  const std::string ids = "[\"<blank>\", \"a|||t1|||0213456789\", \"b\\u00e9\"]";
+  const std::string tasks =
+      "{\"a\": {\"train\": [{\"input\": [[1, 2]], \"output\": [[3], [4]]}],\n"
+      " \"test\": [{\"input\": [[1, 2], [3, 4]], \"output\": [[0, 9, 8]]}]},\n"
+      " \"b\u00e9\": {\"test\": [{\"input\": [[5]], \"output\": [[6.0]]}]}}";
+  const std::string alphabet = "{}[]\",:\\/ 0123456789.eE+-tfnulrsa|\n\x01\xC3\xA9";
+  TempDir dir;
+  uint64_t state = 12345;
+  auto next = [&](uint64_t n) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<size_t>((state >> 33) % n);
+  };
+  int64_t read = 0, refused = 0;
+  for (int round = 0; round < 600; ++round) {
+    std::string files[2] = {ids, tasks};
+    std::string& f = files[round % 2];
+    for (int edits = 1 + static_cast<int>(next(3)); edits > 0; --edits) {
+      const size_t at = next(f.size() + 1);
+      switch (next(3)) {
+        case 0:
+          if (at < f.size()) f[at] = alphabet[next(alphabet.size())];
+          break;
+        case 1:
+          if (at < f.size()) f.erase(at, 1 + next(4));
+          break;
+        default:
+          f.insert(at, 1, alphabet[next(alphabet.size())]);
+          break;
+      }
+    }
+    write(dir / "identifiers.json", files[0]);
+    write(dir / "test_puzzles.json", files[1]);
+    try {
+      (void)load_arc_test_set(dir.path.string());
+      ++read;
+    } catch (const DataError& e) {
+      ++refused;
+      EXPECT_NE(std::string(e.what()).find(".json"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_GT(refused, 300);  // most damage is refused
+  EXPECT_GT(read, 0);       // some is harmless (a space, another digit)
+}
+
 // An ARC-shaped data set on disk: 30x30 canvases (seq_len 900), `ids` test puzzles of one example.
 PuzzleArrays arc_split(int32_t puzzles) {
   PuzzleArrays a;
