@@ -637,38 +637,49 @@ void ArcVoter::restore(const std::string& bytes, const std::string& what) {
   predictions_ = fresh.predictions_;
 }
 
+const ArcVoter::Votes* ArcVoter::votes_of(const std::string& task, const ArcGrid& input) const {
+  const auto by_task = votes_.find(task);
+  if (by_task == votes_.end()) return nullptr;
+  const auto by_input = by_task->second.find(input.key());
+  return by_input == by_task->second.end() ? nullptr : &by_input->second;
+}
+
+std::vector<const std::string*> ArcVoter::ranked(const Votes& v) {
+  struct Ranked {
+    const std::string* key;
+    int64_t votes;
+    double mean_q;
+  };
+  std::vector<Ranked> ranked;
+  for (const std::string& key : v.order) {
+    const Candidate& c = v.candidates.at(key);
+    ranked.push_back({&key, c.votes, c.q_sum / static_cast<double>(c.votes)});
+  }
+  // Python's sorted(..., reverse=True) on [votes, mean q]: stable, so equal candidates keep the
+  // order they were first predicted in.
+  std::stable_sort(ranked.begin(), ranked.end(), [](const Ranked& x, const Ranked& y) {
+    if (x.votes != y.votes) return x.votes > y.votes;
+    return !std::isnan(x.mean_q) && (std::isnan(y.mean_q) || x.mean_q > y.mean_q);
+  });
+  std::vector<const std::string*> keys;
+  for (const Ranked& r : ranked) keys.push_back(r.key);
+  return keys;
+}
+
 std::array<double, kArcPassK.size()> ArcVoter::pass_at() const {
   std::array<double, kArcPassK.size()> score{};
   for (const auto& task : set_->tasks) {
     std::array<int64_t, kArcPassK.size()> solved{};
-    const auto by_task = votes_.find(task.name);
     for (size_t pair = 0; pair < task.inputs.size(); ++pair) {
-      if (by_task == votes_.end()) continue;
-      const auto by_input = by_task->second.find(task.inputs[pair].key());
-      if (by_input == by_task->second.end()) continue;  // no prediction: not solved
-      const Votes& v = by_input->second;
-      struct Ranked {
-        const std::string* key;
-        int64_t votes;
-        double mean_q;
-      };
-      std::vector<Ranked> ranked;
-      for (const std::string& key : v.order) {
-        const Candidate& c = v.candidates.at(key);
-        ranked.push_back({&key, c.votes, c.q_sum / static_cast<double>(c.votes)});
-      }
-      // Python's sorted(..., reverse=True) on [votes, mean q]: stable, so equal candidates keep
-      // the order they were first predicted in.
-      std::stable_sort(ranked.begin(), ranked.end(), [](const Ranked& x, const Ranked& y) {
-        if (x.votes != y.votes) return x.votes > y.votes;
-        return !std::isnan(x.mean_q) && (std::isnan(y.mean_q) || x.mean_q > y.mean_q);
-      });
+      const Votes* v = votes_of(task.name, task.inputs[pair]);
+      if (v == nullptr) continue;  // no prediction: not solved
+      const auto keys = ranked(*v);
       const std::string label = task.outputs[pair].key();
-      const auto hit = std::find_if(ranked.begin(), ranked.end(),
-                                    [&](const Ranked& r) { return *r.key == label; });
-      const auto rank = static_cast<int64_t>(hit - ranked.begin());  // 0-based; size() = absent
+      const auto hit =
+          std::find_if(keys.begin(), keys.end(), [&](const std::string* k) { return *k == label; });
+      const auto rank = static_cast<int64_t>(hit - keys.begin());  // 0-based; size() = absent
       for (size_t k = 0; k < kArcPassK.size(); ++k) {
-        if (hit != ranked.end() && rank < kArcPassK[k]) ++solved[k];
+        if (hit != keys.end() && rank < kArcPassK[k]) ++solved[k];
       }
     }
     for (size_t k = 0; k < kArcPassK.size(); ++k) {
@@ -677,6 +688,70 @@ std::array<double, kArcPassK.size()> ArcVoter::pass_at() const {
   }
   for (auto& s : score) s /= static_cast<double>(set_->tasks.size());
   return score;
+}
+
+namespace {
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      static const char* hex = "0123456789abcdef";
+      out += "\\u00";
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// A grid key (rows, cols, cells) as ARC's JSON: a list of rows of colours.
+std::string json_grid(const std::string& key) {
+  const auto rows = static_cast<unsigned char>(key[0]), cols = static_cast<unsigned char>(key[1]);
+  std::string out = "[";
+  for (size_t i = 0; i < rows; ++i) {
+    out += i ? ", [" : "[";
+    for (size_t j = 0; j < cols; ++j) {
+      out += j ? ", " : "";
+      out += static_cast<char>('0' + key[2 + i * cols + j]);
+    }
+    out += "]";
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+std::string ArcVoter::submission(int64_t attempts) const {
+  std::string out = "{";
+  bool first_task = true;
+  for (const auto& task : set_->tasks) {
+    out += (first_task ? "" : ",\n ") + json_string(task.name) + ": [";
+    first_task = false;
+    bool first_pair = true;
+    for (const ArcGrid& input : task.inputs) {
+      const Votes* v = votes_of(task.name, input);
+      if (v == nullptr) continue;  // as the reference: no entry for an unpredicted input
+      auto keys = ranked(*v);
+      keys.resize(std::min<size_t>(keys.size(), static_cast<size_t>(attempts)));
+      while (keys.size() < static_cast<size_t>(attempts)) keys.push_back(keys.front());
+      out += first_pair ? "{" : ", {";
+      first_pair = false;
+      for (size_t a = 0; a < keys.size(); ++a) {
+        out += (a ? ", \"attempt_" : "\"attempt_") + std::to_string(a + 1) +
+               "\": " + json_grid(*keys[a]);
+      }
+      out += "}";
+    }
+    out += "]";
+  }
+  return out + "}\n";
 }
 
 }  // namespace trm::core

@@ -71,6 +71,11 @@ class ArcVoter {
   // pass@K for each K of kArcPassK, in [0, 1].
   std::array<double, kArcPassK.size()> pass_at() const;
 
+  // ARC's submission.json (the reference's evaluator writes it): for each task of
+  // test_puzzles.json, for each of its test inputs that has predictions, the first `attempts`
+  // candidates as {"attempt_1": grid, "attempt_2": grid, ...}, the first repeated when fewer.
+  std::string submission(int64_t attempts = 2) const;
+
   // The votes as bytes, and back (a checkpoint keeps them when evaluations pool their votes):
   // restoring gives the same pass@K and the same ranks after further add()s. `what` names the
   // bytes' source in the DataError that malformed bytes raise.
@@ -87,6 +92,9 @@ class ArcVoter {
     std::vector<std::string> order;  // prediction keys, first seen first
     std::unordered_map<std::string, Candidate> candidates;
   };
+  const Votes* votes_of(const std::string& task, const ArcGrid& input) const;
+  static std::vector<const std::string*> ranked(const Votes& v);  // best first
+
   const ArcTestSet* set_;
   // task name -> input key -> the votes of its predictions
   std::unordered_map<std::string, std::unordered_map<std::string, Votes>> votes_;

@@ -220,8 +220,15 @@ EvalRecord Trainer::evaluate() {
     r.pass_at_100 = pass[4];
     r.pass_at_1000 = pass[5];
   }
+  if (own_votes) last_arc_votes_ = std::move(own_votes);
   r.seconds = seconds_since(t0);
   return r;
+}
+
+std::string Trainer::arc_submission() const {
+  if (arc_votes_ && arc_votes_->predictions() > 0) return arc_votes_->submission();
+  if (last_arc_votes_) return last_arc_votes_->submission();
+  return "";
 }
 
 LoopEnd train_loop(Trainer& trainer, MetricSink& sink, const LoopControl& control) {

@@ -45,6 +45,9 @@ class Trainer {
   // Every test example for all N_sup steps from a fresh carry, without exploration, with the EMA
   // weights when train.ema is on (§3.2). The training carry and weights are left as they were.
   EvalRecord evaluate();
+  // ARC's submission.json of the last evaluation's votes (core/arc_eval.h); "" when the data set is
+  // not ARC's or nothing was evaluated yet.
+  std::string arc_submission() const;
 
   // Everything needed to continue: weights and buffers, EMA shadow, AdamATan2 state, step,
   // carry, data position, torch RNG states, and the config it belongs to. Written atomically.
@@ -81,6 +84,7 @@ class Trainer {
   // ARC's votes pooled over the run's evaluations (train.arc_aggregated_voting on an ARC set);
   // checkpoints keep them.
   std::optional<ArcVoter> arc_votes_;
+  std::optional<ArcVoter> last_arc_votes_;  // the last evaluation's own, when not pooled
 };
 
 // When and how the loop stops and checkpoints; everything optional.

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <optional>
 #include <sstream>
@@ -98,8 +99,12 @@ class TrainSink : public core::MetricSink {
     }
   }
 
+  // Called after each evaluation's line is written.
+  std::function<void()> after_eval;
+
   void on_eval(const core::EvalRecord& r) override {
     write(json_line("eval", r));
+    if (after_eval) after_eval();
     end_progress_line();
     progress_ << "eval  step " << r.step << "/" << total_ << "  accuracy=" << fixed4(r.accuracy)
               << " exact_accuracy=" << fixed4(r.exact_accuracy) << arc_scores(r) << " (" << r.count
@@ -398,6 +403,13 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
 
   TrainSink sink(metrics, trainer.total_steps(), config.train.batch_size, options.progress_seconds,
                  progress);
+  // ARC: the latest evaluation's two attempts per test input, as the reference's evaluator
+  // writes them (ARC Prize's format).
+  sink.after_eval = [&] {
+    const std::string submission = trainer.arc_submission();
+    if (!submission.empty())
+      core::write_file_atomically((dir / "submission.json").string(), submission);
+  };
   core::LoopControl control;
   control.stop_at_step = options.stop_at_step;
   control.checkpoint_every = options.checkpoint_every;

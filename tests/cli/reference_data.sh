@@ -6,7 +6,8 @@
 #    weights, tensor for tensor and byte for byte, as training on the generated data it holds;
 #  - a set NumPy wrote (int64 offsets, as a user's own builder may) trains, and `data --inspect`
 #    describes it; plan counts its steps from its size;
-#  - an ARC set (identifiers.json, test_puzzles.json) is scored by voting: pass@K per evaluation;
+#  - an ARC set (identifiers.json, test_puzzles.json) is scored by voting: pass@K per evaluation,
+#    and submission.json;
 #  - a model that does not fit the data, a missing folder, a broken array: exit 2, one line
 #    naming the key or the file.
 # Usage: reference_data.sh PATH/TO/trm-sweep SOURCE_DIR
@@ -304,6 +305,28 @@ for r in evals:
 # Not ARC: not measured (null).
 other = [r for r in map(json.loads, open(sys.argv[2])) if r["kind"] == "eval"]
 assert other and all(r["pass_at_2"] is None for r in other), other[-1]
+PY
+# submission.json (ARC Prize's format, as the reference's evaluator writes it): two attempts per
+# test input of every task; scoring them against the solutions gives the final pass@1 and pass@2.
+$py - "$work/arc_run" "$work/arc/test_puzzles.json" <<'PY' && ok || fail "submission.json: $(head -c 600 "$work/arc_run/submission.json")"
+import json, sys
+run, tasks = sys.argv[1], json.load(open(sys.argv[2]))
+sub = json.load(open(f"{run}/submission.json"))
+last = [r for r in map(json.loads, open(f"{run}/metrics.jsonl")) if r["kind"] == "eval"][-1]
+assert list(sub) == list(tasks), (list(sub), list(tasks))
+p1 = p2 = 0.0
+for name, task in tasks.items():
+    entries = sub[name]
+    assert len(entries) == len(task["test"]), (name, entries)
+    for entry, pair in zip(entries, task["test"]):
+        assert sorted(entry) == ["attempt_1", "attempt_2"], entry
+        for grid in entry.values():
+            assert all(isinstance(v, int) and 0 <= v <= 9 for row in grid for v in row), grid
+            assert len({len(row) for row in grid}) <= 1, grid
+        p1 += (entry["attempt_1"] == pair["output"]) / len(task["test"])
+        p2 += (pair["output"] in entry.values()) / len(task["test"])
+assert abs(p1 / len(tasks) - last["pass_at_1"]) < 1e-12, (p1, last)
+assert abs(p2 / len(tasks) - last["pass_at_2"]) < 1e-12, (p2, last)
 PY
 "$bin" eval "${arc_args[@]}" --weights "$work/arc_run/weights.pt" >"$work/arc_eval.out" 2>&1
 rc=$?

@@ -179,6 +179,32 @@ TEST(ArcEval, TrialIdsOfEarlierFilesStayWhileVotesArePooled) {
       << canonical_text(c);
 }
 
+// submission.json as the reference writes it: per task, per predicted test input, the first two
+// candidates (the first repeated when alone); an input without predictions has no entry.
+TEST(ArcEval, TheSubmissionHoldsTheFirstTwoCandidatesOfEachPredictedInput) {
+  ArcTestSet set = two_tasks();
+  set.tasks[1].name = "b\"\\";
+  set.identifiers[5] = "b\"\\";
+  const auto& a = set.tasks[0];
+  const auto& b = set.tasks[1];
+  EXPECT_EQ(ArcVoter(set).submission(), "{\"a\": [],\n \"b\\\"\\\\\": []}\n");
+  ArcVoter voter(set);
+  auto add = [&](int64_t id, const ArcGrid& input, const ArcGrid& prediction, double q) {
+    const auto in = canvas(input), out = canvas(prediction);
+    voter.add(id, in.data(), out.data(), q);
+  };
+  const ArcGrid wrong = grid({{6, 5}, {4, 3}, {2, 2}});
+  add(1, a.inputs[0], a.outputs[0], 0.9);
+  add(1, a.inputs[0], wrong, 0.1);
+  add(4, augment(a.inputs[0], 7, "0123456798"), augment(wrong, 7, "0123456798"), 0.1);
+  add(5, b.inputs[0], b.outputs[0], 0.5);
+  EXPECT_EQ(
+      voter.submission(),
+      "{\"a\": [{\"attempt_1\": [[6, 5], [4, 3], [2, 2]], \"attempt_2\": [[6, 5], [4, 3], "
+      "[2, 1]]}],\n \"b\\\"\\\\\": [{\"attempt_1\": [[8, 8], [8, 0]], \"attempt_2\": [[8, 8], "
+      "[8, 0]]}]}\n");
+}
+
 // A checkpoint keeps pooled votes as bytes: restored, they rank as before and after more votes.
 TEST(ArcEval, SavedVotesRestoreToTheSameRanking) {
   const ArcTestSet set = two_tasks();

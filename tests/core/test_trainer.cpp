@@ -241,8 +241,11 @@ TEST(TrainerEval, PaddingRowsAddTheirHaltLossAsInTheReference) {
 // of the empty grid is then first for each test input the evaluator matched, after undoing the
 // augmentations of the inputs. Other data sets leave pass@K unmeasured.
 TEST(TrainerEval, ArcDataSetsAreScoredByVotingOverTheAugmentations) {
-  EXPECT_TRUE(
-      std::isnan(Trainer(tiny_trial(), tiny_data(), c10::Device(c10::kCPU)).evaluate().pass_at_2));
+  {
+    Trainer sudoku(tiny_trial(), tiny_data(), c10::Device(c10::kCPU));
+    EXPECT_TRUE(std::isnan(sudoku.evaluate().pass_at_2));
+    EXPECT_EQ(sudoku.arc_submission(), "");
+  }
 
   auto grid = [](int64_t rows, int64_t cols, uint8_t first) {
     ArcGrid g{rows, cols, {}};
@@ -307,6 +310,10 @@ TEST(TrainerEval, ArcDataSetsAreScoredByVotingOverTheAugmentations) {
   EXPECT_DOUBLE_EQ(r.pass_at_1, 0.75);
   EXPECT_DOUBLE_EQ(r.pass_at_2, 0.75);
   EXPECT_DOUBLE_EQ(r.pass_at_1000, 0.75);
+  // Its submission: the empty grid twice for a's input and b's first; b's second has no entry.
+  EXPECT_EQ(plain.arc_submission(),
+            "{\"a\": [{\"attempt_1\": [], \"attempt_2\": []}],\n"
+            " \"b\": [{\"attempt_1\": [], \"attempt_2\": []}]}\n");
 
   // Votes pooled over the run's evaluations (train.arc_aggregated_voting, the default) against an
   // evaluation's own. The output head becomes w, whose argmax grids are not all the empty one;
