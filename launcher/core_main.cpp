@@ -1,7 +1,7 @@
 // trm-core: the core verbs without the full CLI (built with TRM_CORE_ONLY, where LibTorch is the
 // only dependency). Usage: trm-core parity [DIR] [-v] | trm-core model [--preset P] [--set k=v]...
 // | trm-core train --out DIR [--set k=v]... [--device D] [--threads N] [--stop-at S] (no TOML)
-// | trm-core eval --weights FILE [--set k=v]... [--device D] [--threads N].
+// | trm-core eval --weights FILE [--set k=v]... [--device D] [--threads N] [--submission FILE].
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -36,7 +36,8 @@ int usage() {
          "       trm-core model [--preset trm|trm-att|hrm] [--set key=value]...\n"
          "       trm-core train --out DIR [--set key=value]... [--device D] [--threads N]\n"
          "                      [--memory-budget SIZE] [--stop-at STEP] [--checkpoint-every N]\n"
-         "       trm-core eval --weights FILE [--set key=value]... [--device D] [--threads N]\n";
+         "       trm-core eval --weights FILE [--set key=value]... [--device D] [--threads N]\n"
+         "                     [--submission FILE]\n";
   return 2;
 }
 
@@ -132,6 +133,8 @@ int main(int argc, char** argv) {
           options.device = value;
         } else if (flag == "--threads") {
           options.threads = parse_count(flag, value, 4096);
+        } else if (flag == "--submission") {
+          options.submission = value;
         } else {
           return usage();
         }

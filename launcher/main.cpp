@@ -205,6 +205,10 @@ int main(int argc, char** argv) {
   eval->add_option("--device", eval_options.device, "cpu, cuda or cuda:N")->capture_default_str();
   eval->add_option("--threads", eval_options.threads, "LibTorch threads (default: all cores)")
       ->check(whole_number(1, kMaxThreads));
+  eval->add_option("--submission", eval_options.submission,
+                   "ARC data sets: write submission.json (two attempts per test input) to FILE, "
+                   "a new file")
+      ->check(not_empty());
 
   auto* plan = app.add_subcommand(
       "plan", "expand a sweep spec: every trial with predicted cost, memory and OOM flag");

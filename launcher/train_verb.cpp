@@ -446,10 +446,25 @@ int eval_verb(const core::TrialConfig& config, const EvalOptions& options, std::
     throw ConfigError("--weights " + options.weights + ": no such file");
   if (!fs::is_regular_file(options.weights))
     throw ConfigError("--weights " + options.weights + ": not a regular file; give the .pt file");
+  if (!options.submission.empty()) {
+    if (fs::exists(fs::symlink_status(options.submission)))
+      throw ConfigError("--submission " + options.submission + ": exists; it is not replaced");
+    const fs::path folder = fs::path(options.submission).parent_path();
+    if (!folder.empty() && !fs::is_directory(folder))
+      throw ConfigError("--submission " + options.submission + ": no such folder " +
+                        folder.string());
+  }
   const core::TrialData data = core::make_trial_data(config.data);
+  if (!options.submission.empty() && !data.arc) {
+    throw ConfigError("--submission " + options.submission +
+                      ": the data set is not ARC's (a data.path folder with test_puzzles.json)");
+  }
   core::Trainer trainer(config, data, device);
   const std::string kind = trainer.load_weights(options.weights);
   const core::EvalRecord r = trainer.evaluate();
+  if (!options.submission.empty()) {
+    core::write_file_atomically(options.submission, trainer.arc_submission());
+  }
   out << "eval " << options.weights << " (" << kind << "): " << r.count << " test examples, N_sup "
       << config.model.halt_max_steps << " lm_loss=" << core::format_double(r.lm_loss)
       << " q_halt_accuracy=" << core::format_double(r.q_halt_accuracy)

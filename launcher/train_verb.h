@@ -45,6 +45,7 @@ struct EvalOptions {
   std::string weights;         // weights.pt of `train`, or a reference checkpoint (state_dict)
   std::string device = "cpu";  // cpu, cuda, cuda:N
   int64_t threads = 0;         // LibTorch intra-op threads; 0 = the cores this process may use
+  std::string submission;      // ARC: write submission.json here (a new file); "" = none
 };
 
 // Evaluates `weights` on the config's test split, as training evaluates (every test example, all

@@ -475,6 +475,14 @@ Table raw_table(const SweepData& data, const TableRequest& r) {
         "best_exact_accuracy", "final_q_halt_accuracy", "final_lm_loss"}) {
     t.header.emplace_back(m);
   }
+  // ARC's pass@1 and pass@2 of the last evaluation, where any trial has them.
+  const bool arc = std::any_of(data.trials.begin(), data.trials.end(), [](const TrialData& x) {
+    return !std::isnan(x.pass_at_1) || !std::isnan(x.pass_at_2);
+  });
+  if (arc) {
+    t.header.emplace_back("final_pass_at_1");
+    t.header.emplace_back("final_pass_at_2");
+  }
   t.keys = t.header;
   if (empty_when_nothing_ended(data, t)) return t;
   for (const auto& trial : data.trials) {
@@ -494,6 +502,10 @@ Table raw_table(const SweepData& data, const TableRequest& r) {
     for (const double v : {row.final_accuracy, row.final_exact_accuracy, row.best_exact_accuracy,
                            trial.q_halt_accuracy, trial.lm_loss}) {
       cells.push_back(number_cell(v, "%.4f"));
+    }
+    if (arc) {
+      for (const double v : {trial.pass_at_1, trial.pass_at_2})
+        cells.push_back(number_cell(v, "%.4f"));
     }
     t.rows.push_back(std::move(cells));
   }

@@ -333,6 +333,33 @@ rc=$?
 want=$(grep -o "pass@1=.*" "$work/arc.out")
 [ $rc -eq 0 ] && [ -n "$want" ] && grep -q -- "$want" "$work/arc_eval.out" && ok ||
   fail "eval on the ARC set: exit $rc, want '$want': $(cat "$work/arc_eval.out")"
+# eval --submission writes that evaluation's submission.json; never over a file, never for a set
+# that is not ARC's.
+"$bin" eval "${arc_args[@]}" --weights "$work/arc_run/weights.pt" --submission "$work/sub.json" \
+  >"$work/arc_sub.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && $py - "$work/sub.json" "$work/arc/test_puzzles.json" "$work/arc_sub.out" <<'PY' && ok || fail "eval --submission: exit $rc: $(cat "$work/arc_sub.out")"
+import json, re, sys
+sub, tasks = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+printed = dict(re.findall(r"(pass@[12])=([^ \n]+)", open(sys.argv[3]).read()))
+assert list(sub) == list(tasks), list(sub)
+p1 = sum(sum(e["attempt_1"] == p["output"] for e, p in zip(sub[n], t["test"])) / len(t["test"])
+         for n, t in tasks.items()) / len(tasks)
+p2 = sum(sum(p["output"] in e.values() for e, p in zip(sub[n], t["test"])) / len(t["test"])
+         for n, t in tasks.items()) / len(tasks)
+assert abs(p1 - float(printed["pass@1"])) < 1e-12 and abs(p2 - float(printed["pass@2"])) < 1e-12, (p1, p2, printed)
+PY
+cp "$work/sub.json" "$work/sub.keep"
+"$bin" eval "${arc_args[@]}" --weights "$work/arc_run/weights.pt" --submission "$work/sub.json" \
+  >/dev/null 2>"$work/sub_again.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "sub.json: exists; it is not replaced" "$work/sub_again.err" && cmp -s "$work/sub.json" "$work/sub.keep" &&
+  ok || fail "eval --submission over a file: exit $rc: $(cat "$work/sub_again.err")"
+"$bin" eval --config "$work/tiny.toml" --threads 1 --weights "$work/gen/weights.pt" \
+  --submission "$work/sudoku_sub.json" >/dev/null 2>"$work/sub_sudoku.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "the data set is not ARC's" "$work/sub_sudoku.err" && [ ! -e "$work/sudoku_sub.json" ] &&
+  ok || fail "eval --submission of a Sudoku set: exit $rc: $(cat "$work/sub_sudoku.err")"
 # A broken test_puzzles.json is named where it breaks; nothing is left behind.
 cp -r "$work/arc" "$work/arc_bad"
 $py -c "import sys; p = sys.argv[1]; s = open(p).read(); open(p, 'w').write(s.replace('\"test\": [{\"input\": [[', '\"test\": [{\"input\": [[10, ', 1))" \

@@ -261,6 +261,16 @@ TEST(Export, ArcPassAtKOfTheLastEvaluationAreTableMetrics) {
   r.metric = "pass_at_1";
   const std::string md1 = export_tables(reader, {r}, ExportFormat::md);
   EXPECT_NE(md1.find("| 1 | 25.0 | 27.5 |"), std::string::npos) << md1;
+  // The raw table has their final values where any trial has them, and no such columns elsewhere.
+  const TableRequest raw{"all", "raw", "", "", "exact_accuracy"};
+  const std::string csv = export_tables(reader, {raw}, ExportFormat::csv);
+  EXPECT_NE(csv.find("final_q_halt_accuracy,final_lm_loss,final_pass_at_1,final_pass_at_2\n"),
+            std::string::npos)
+      << csv;
+  const Sample plain("ablation");
+  const ResultsReader plain_reader(plain.path);
+  const std::string plain_csv = export_tables(plain_reader, {raw}, ExportFormat::csv);
+  EXPECT_EQ(plain_csv.find("pass_at"), std::string::npos) << plain_csv;
 }
 
 // A (row, col) of a grid that is no trial of the sweep is blank, not "—" (not run yet) with seeds
