@@ -179,6 +179,8 @@ std::vector<std::pair<double, double>> sample(const std::vector<Record>& records
   return out;
 }
 
+constexpr const char* kArcSeries = "eval pass@2";
+
 std::vector<Series> series_of(const Curves& c) {
   using T = core::TrainRecord;
   using E = core::EvalRecord;
@@ -188,7 +190,9 @@ std::vector<Series> series_of(const Curves& c) {
        sample(c.train, [](const T& r) { return r.exact_accuracy; })},
       {"eval accuracy", "#fdae6b", true, sample(c.eval, [](const E& r) { return r.accuracy; })},
       {"eval exact_accuracy", "#e6550d", true,
-       sample(c.eval, [](const E& r) { return r.exact_accuracy; })}};
+       sample(c.eval, [](const E& r) { return r.exact_accuracy; })},
+      // ARC's evaluator only (no finite point elsewhere, so no line and no legend entry).
+      {kArcSeries, "#31a354", true, sample(c.eval, [](const E& r) { return r.pass_at_2; })}};
 }
 
 std::string curve_chart(const Curves& c) {
@@ -240,7 +244,12 @@ std::string curve_chart(const Curves& c) {
 
 std::string curves_section(const Report& report) {
   std::string out = "<h2 id=\"curves\">Learning curves</h2>\n<p class=\"legend\">";
+  const bool arc = std::any_of(report.curves.begin(), report.curves.end(), [](const Curves& c) {
+    return std::any_of(c.eval.begin(), c.eval.end(),
+                       [](const core::EvalRecord& r) { return std::isfinite(r.pass_at_2); });
+  });
   for (const auto& s : series_of(Curves{})) {
+    if (std::string(s.name) == kArcSeries && !arc) continue;
     out.append("<span><i style=\"background:")
         .append(std::string(s.color) + "\"></i>" + s.name + "</span>");
   }

@@ -48,7 +48,8 @@ count() { grep -o "$1" "$work/dom.html" | wc -l; }
 [ "$(count '<svg class="heatmap"')" -eq 2 ] && ok || fail "DOM: $(count '<svg class="heatmap"') heat maps, expected 2"
 [ "$(count '<rect class="cell oom"')" -eq 2 ] && ok || fail "DOM: $(count '<rect class="cell oom"') OOM cells, expected 2"
 [ "$(count '<svg class="curve"')" -eq 8 ] && ok || fail "DOM: $(count '<svg class="curve"') learning curves, expected 8 (one per trial)"
-[ "$(count '<polyline class="series"')" -eq 16 ] && ok || fail "DOM: $(count '<polyline class="series"') curves, expected 16 (4 per finished trial)"
+[ "$(count '<polyline class="series"')" -eq 20 ] && ok || fail "DOM: $(count '<polyline class="series"') curves, expected 20 (5 per finished trial: the sample is an ARC sweep, so pass@2 too)"
+[ "$(count 'data-series="eval pass@2"')" -eq 4 ] && ok || fail "DOM: $(count 'data-series="eval pass@2"') pass@2 curves, expected 4"
 grep -q "<td>git_revision</td><td>abc1234</td>" "$work/dom.html" && ok || fail "DOM: no provenance"
 grep -Eq 'https?://' "$work/report.html" && fail "the report names a URL: $(grep -Eo 'https?://[^"]*' "$work/report.html" | head -1)" || ok
 
