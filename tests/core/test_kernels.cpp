@@ -117,13 +117,24 @@ TEST(SwiGluPointwise, OnePassKernelsEqualTheFloat64Formulas) {
           << what << (rows ? " (rows)" : " (columns)") << "\n"
           << ((got.to(at::kDouble) - want).abs() / (want.abs() + 1e-30)).max();
     };
+    // dg = dp u s (1 + g (1 - s)) cancels near silu's minimum (g = -1.278, where the last factor
+    // is 0): there float32 (ATen's silu_backward as much as these kernels) is exact only to
+    // float32's rounding of the terms, so dg is held to 1e-5 of the terms' size, not of itself.
+    const auto cmp_dg = [&](const at::Tensor& got) {
+      const auto scale = (dp.to(at::kDouble) * u * s).abs() * (1.0 + (g * (1.0 - s)).abs());
+      const auto err = (got.to(at::kDouble) - want_dg).abs();
+      EXPECT_TRUE(got.isfinite().all().item<bool>()) << "dg" << (rows ? " (rows)" : " (columns)");
+      EXPECT_TRUE((err <= scale * 1e-5 + 1e-30).all().item<bool>())
+          << "dg" << (rows ? " (rows)" : " (columns)") << ": error / terms' size up to "
+          << ((err - 1e-30).clamp_min(0) / (scale + 1e-300)).max().item<double>();
+    };
     cmp(p, want_p, "forward p");
     auto p2 = at::empty_like(dp);
     swiglu_backward(gu.data_ptr<float>(), dp.data_ptr<float>(), dgu.data_ptr<float>(),
                     p2.data_ptr<float>(), l);
     const auto dg = dgu.chunk(2, rows ? 1 : 0)[0], du = dgu.chunk(2, rows ? 1 : 0)[1];
     cmp(p2, want_p, "backward p");
-    cmp(dg, want_dg, "dg");
+    cmp_dg(dg);
     cmp(du, want_du, "du");
   }
   auto gu = at::randn({3, 40});
