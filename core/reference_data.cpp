@@ -82,12 +82,17 @@ Metadata read_metadata(const std::string& split_dir) {
     throw DataError(m.path + ": vocab_size = " + std::to_string(m.vocab_size) +
                     ": at most 256 tokens are supported (the examples are stored as bytes)");
   }
-  if (const auto ignore = field("ignore_label_id"); ignore && *ignore != "null") {
-    m.ignore_label_id = std::stoll(*ignore);
-    if (*m.ignore_label_id != 0) {
-      throw DataError(m.path + ": ignore_label_id = " + *ignore +
+  // Token 0 is the padding (inputs and labels), the ignored label and puzzle id 0 the blank
+  // identifier in every reference data set, and the trainer pads with them: other values are
+  // refused rather than silently trained on.
+  for (const char* key : {"ignore_label_id", "pad_id", "blank_identifier_id"}) {
+    const auto value = field(key);
+    if (!value || *value == "null") continue;
+    if (*value != "0") {
+      throw DataError(m.path + ": " + key + " = " + *value +
                       ": only 0 (or null) is supported, as every reference data set writes it");
     }
+    if (std::string(key) == "ignore_label_id") m.ignore_label_id = 0;
   }
   std::smatch match;
   const std::regex sets_re("\"sets\"\\s*:\\s*\\[([^\\]]*)\\]");

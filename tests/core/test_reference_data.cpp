@@ -228,6 +228,20 @@ TEST(ReferenceData, EveryBadFileIsNamedWithWhatIsWrong) {
                 "\"ignore_label_id\": 5, \"sets\": [\"all\"]}";
        },
        "dataset.json", "ignore_label_id = 5"},
+      {"metadata with another padding token",
+       [](const std::string& t) {
+         std::ofstream(t + "/dataset.json")
+             << "{\"pad_id\": 3, \"seq_len\": 16, \"vocab_size\": 6, "
+                "\"num_puzzle_identifiers\": 1, \"sets\": [\"all\"]}";
+       },
+       "dataset.json", "pad_id = 3"},
+      {"metadata with another blank puzzle id",
+       [](const std::string& t) {
+         std::ofstream(t + "/dataset.json")
+             << "{\"seq_len\": 16, \"vocab_size\": 6, \"num_puzzle_identifiers\": 1, "
+                "\"blank_identifier_id\": 1, \"sets\": [\"all\"]}";
+       },
+       "dataset.json", "blank_identifier_id = 1"},
   };
   const TrialData made = make_trial_data(small_sudoku());
   for (const auto& c : cases) {
