@@ -110,6 +110,7 @@ void ExampleSampler::build_epoch() {
   for (size_t g = 0; g < groups.size(); ++g) groups[g] = static_cast<int64_t>(g);
   sudoku_detail::shuffle(groups, rng);
   order_.clear();
+  puzzle_end_.clear();
   for (const int64_t g : groups) {
     const int32_t first = data_.group_indices[g];
     const int32_t puzzles = data_.group_indices[g + 1] - first;
@@ -121,6 +122,7 @@ void ExampleSampler::build_epoch() {
     }
     sudoku_detail::shuffle(examples, rng);
     order_.insert(order_.end(), examples.begin(), examples.end());
+    puzzle_end_.resize(order_.size(), static_cast<int64_t>(order_.size()));
   }
   if (order_.empty()) throw DataError("the training split's puzzles have no examples");
 }
@@ -135,6 +137,11 @@ std::vector<int64_t> ExampleSampler::next(int64_t count) {
       build_epoch();
     }
     out.push_back(order_[static_cast<size_t>(pos_.cursor++)]);
+    // The batch is full inside a puzzle: its other examples are not used (the reference's
+    // random subset up to the remaining capacity; they were shuffled, so these are one).
+    if (static_cast<int64_t>(out.size()) == count) {
+      pos_.cursor = puzzle_end_[static_cast<size_t>(pos_.cursor - 1)];
+    }
   }
   return out;
 }

@@ -35,10 +35,13 @@ TrialData make_trial_data(const DataConfig& d, const std::function<bool()>& stop
 std::string data_draw_problem(const DataConfig& d, int64_t max_puzzles = 1'000'000);
 
 // An endless stream of training examples: epoch e visits every group once in an order shuffled by
-// (seed, e), taking one random puzzle of the group and all its examples in random order. Batches
-// are consecutive stretches of the stream, so one may span two epochs (the reference drops the
-// last partial batch of each iteration instead; with 1000 groups and B = 768 that shifts which
-// examples fall together, not how often each group is seen).
+// (seed, e), taking one random puzzle of the group and its examples in random order. A batch
+// (one `next`) takes puzzles whole while they fit; the puzzle that does not gives a random subset
+// of its examples, as many as the batch has room for, and the rest of that puzzle is dropped, as
+// the reference's loader fills a batch (TRM-SPEC §7.1; it matters only where puzzles have several
+// examples, as ARC's). A batch may span two epochs (the reference drops the last partial batch of
+// each iteration instead; with 1000 groups and B = 768 that shifts which examples fall together,
+// not how often each group is seen).
 class ExampleSampler {
  public:
   struct Position {
@@ -61,7 +64,8 @@ class ExampleSampler {
   const PuzzleArrays& data_;
   uint64_t seed_;
   Position pos_;
-  std::vector<int64_t> order_;  // examples of epoch pos_.epoch, in visiting order
+  std::vector<int64_t> order_;       // examples of epoch pos_.epoch, in visiting order
+  std::vector<int64_t> puzzle_end_;  // for each place in order_, where its puzzle's run ends
   std::vector<int32_t> puzzle_of_example_;
 };
 

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <utility>
@@ -178,6 +179,62 @@ TEST(ExampleSampler, EachEpochVisitsEveryGroupOnceWithOnePuzzleOfIt) {
     }
     EXPECT_EQ(groups.size(), 4u) << "epoch " << epoch;
   }
+}
+
+// One puzzle per group, `examples[g]` examples each.
+PuzzleArrays puzzles_with_examples(const std::vector<int>& examples) {
+  PuzzleArrays a;
+  a.seq_len = 1;
+  a.vocab_size = 2;
+  a.group_indices = {0};
+  a.puzzle_indices = {0};
+  for (const int n : examples) {
+    a.puzzle_identifiers.push_back(static_cast<int32_t>(a.puzzle_identifiers.size()));
+    a.puzzle_indices.push_back(a.puzzle_indices.back() + n);
+    a.group_indices.push_back(static_cast<int32_t>(a.puzzle_identifiers.size()));
+    for (int e = 0; e < n; ++e) {
+      a.inputs.push_back(1);
+      a.labels.push_back(1);
+    }
+  }
+  return a;
+}
+
+// As the reference's loader fills a batch: puzzles whole while they fit, then a random subset of
+// the next puzzle's examples up to the batch's room, and the rest of that puzzle is not used; the
+// next batch starts with the next puzzle. Every example of a puzzle is seen over the epochs.
+TEST(ExampleSampler, APuzzleThatDoesNotFitGivesASubsetAndTheRestIsDropped) {
+  const auto data = puzzles_with_examples({3, 3, 3, 3, 3});
+  ExampleSampler sampler(data, 11);
+  auto puzzle_of = [&](int64_t e) {
+    const auto it = std::upper_bound(data.puzzle_indices.begin(), data.puzzle_indices.end(), e);
+    return static_cast<int>(it - data.puzzle_indices.begin() - 1);
+  };
+  std::set<int64_t> seen;
+  for (int step = 0; step < 60; ++step) {
+    const auto batch = sampler.next(4);
+    ASSERT_EQ(batch.size(), 4u);
+    // Each batch starts with a whole puzzle (its 3 examples), never with a carried remainder;
+    // the fourth example is one of the next puzzle (the same puzzle only when an epoch ends
+    // with it and the next begins with it).
+    const int first = puzzle_of(batch[0]);
+    EXPECT_EQ(puzzle_of(batch[1]), first) << "step " << step;
+    EXPECT_EQ(puzzle_of(batch[2]), first) << "step " << step;
+    EXPECT_EQ(std::set<int64_t>(batch.begin(), batch.begin() + 3).size(), 3u) << "step " << step;
+    seen.insert(batch.begin(), batch.end());
+    // The position after a batch is at a puzzle's start, so a checkpoint resumes the same stream.
+    ExampleSampler resumed(data, 11);
+    resumed.seek(sampler.position());
+    ExampleSampler copy = sampler;
+    EXPECT_EQ(resumed.next(7), copy.next(7)) << "step " << step;
+  }
+  EXPECT_EQ(seen.size(), 15u);  // the dropped examples are random, not always the same ones
+  // Puzzles of one example (Sudoku, mazes): the stream is every group once per epoch, as before.
+  const auto single = puzzles_with_examples({1, 1, 1, 1, 1, 1, 1});
+  ExampleSampler one(single, 5);
+  std::set<int64_t> epoch;
+  for (int k = 0; k < 7; ++k) epoch.insert(one.next(1)[0]);
+  EXPECT_EQ(epoch.size(), 7u);
 }
 
 TEST(ExampleSampler, TheStreamDependsOnlyOnTheSeedAndSeekRestoresIt) {
