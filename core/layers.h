@@ -11,7 +11,7 @@
 namespace trm::core {
 
 // Fills t with a normal truncated at +-2 underlying sigma whose *actual* std is `std` (JAX
-// recipe, TRM-SPEC §1.6); std = 0 zeroes it. Samples in float32, then casts to t's dtype.
+// recipe, TRM-SPEC §1.6); std = 0 zeroes it. Samples in t's own dtype, as the reference.
 void trunc_normal_(at::Tensor& t, double std);
 
 // h * rsqrt(mean(h^2, axis dim) + eps), computed in float32, returned in h's dtype (§1.4).
