@@ -85,6 +85,7 @@ class Trainer {
   // checkpoints keep them.
   std::optional<ArcVoter> arc_votes_;
   std::optional<ArcVoter> last_arc_votes_;  // the last evaluation's own, when not pooled
+  mutable std::string data_fingerprint_;    // data_fingerprint(data_), made at first use
 };
 
 // When and how the loop stops and checkpoints; everything optional.

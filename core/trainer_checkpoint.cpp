@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -24,6 +25,14 @@ namespace trm::core {
 namespace {
 
 constexpr int64_t kCheckpointFormat = 1;
+
+// The folder an on-disk data set is read from, as an absolute path ("" for generated data).
+std::string data_folder(const DataConfig& d) {
+  if (d.source != DataSource::reference || d.path.empty()) return "";
+  std::error_code ec;
+  const auto abs = std::filesystem::absolute(d.path, ec);
+  return ec ? d.path : abs.lexically_normal().string();
+}
 
 // Parameters then buffers, with their module paths: everything the model holds.
 // Writes an archive atomically, streamed to the file: a checkpoint (weights, EMA, m and v: 16
@@ -128,6 +137,9 @@ void Trainer::save_checkpoint(const std::string& path, const CheckpointExtras& e
   ar.write("step", c10::IValue(step_));
   ar.write("sampler_epoch", c10::IValue(sampler_.position().epoch));
   ar.write("sampler_cursor", c10::IValue(sampler_.position().cursor));
+  if (data_fingerprint_.empty()) data_fingerprint_ = data_fingerprint(data_);
+  ar.write("data_fingerprint", c10::IValue(data_fingerprint_));
+  ar.write("data_folder", c10::IValue(data_folder(config_.data)));
   std::string extra_names;
   int64_t extra_index = 0;
   for (const auto& [key, value] : extras) {
@@ -205,6 +217,24 @@ CheckpointExtras Trainer::load_checkpoint(const std::string& path) {
     throw ConfigError("checkpoint " + path + " belongs to another config; differences:" +
                       config_difference(saved_config, canonical_text(config_)) +
                       "\nuse another --out, or the checkpoint's config");
+  }
+  // The same config names the same data only where the data are what they were: a relative
+  // data.path read from another folder, or a data set rewritten in place, is other data.
+  if (c10::IValue saved; ar.try_read("data_fingerprint", saved) && saved.isString()) {
+    if (data_fingerprint_.empty()) data_fingerprint_ = data_fingerprint(data_);
+    if (saved.toStringRef() != data_fingerprint_) {
+      c10::IValue folder;
+      const std::string then =
+          ar.try_read("data_folder", folder) && folder.isString() && !folder.toStringRef().empty()
+              ? " (then " + folder.toStringRef() + ")"
+              : "";
+      const std::string now = data_folder(config_.data);
+      throw DataError("checkpoint " + path + " was trained on other data than this run reads" +
+                      (now.empty() ? std::string() : " from " + now) + then + ":\n  checkpoint: " +
+                      saved.toStringRef() + "\n  now:        " + data_fingerprint_ +
+                      "\npoint data.path at the data the run started with (a relative path is "
+                      "taken from the folder the command runs in), or use another --out");
+    }
   }
   const auto tensors = model_tensors(model_);
   if (in.text("model_names") != join_names(tensors)) {

@@ -1,5 +1,7 @@
 #include "core/trial_data.h"
 
+#include <cstdio>
+#include <cstring>
 #include <random>
 
 #include "core/errors.h"
@@ -160,6 +162,49 @@ void ExampleSampler::seek(Position p) {
                     std::to_string(order_.size()) + " examples: the checkpoint is for other data");
   }
   pos_.cursor = p.cursor;
+}
+
+namespace {
+
+// A 64-bit hash of bytes, eight at a time (a fingerprint against accidents, not an adversary).
+uint64_t hash_bytes(const void* data, size_t n, uint64_t h) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  auto mix = [&h](uint64_t w) {
+    h = (h ^ w) * 0x9E3779B97F4A7C15ull;
+    h ^= h >> 29;
+  };
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    mix(w);
+  }
+  uint64_t tail = 0;
+  if (n > i) std::memcpy(&tail, p + i, n - i);
+  mix(tail ^ (static_cast<uint64_t>(n) << 56));
+  mix(static_cast<uint64_t>(n));
+  return h;
+}
+
+std::string split_fingerprint(const char* name, const PuzzleArrays& a) {
+  uint64_t h = 0x243F6A8885A308D3ull;
+  h = hash_bytes(&a.seq_len, sizeof a.seq_len, h);
+  h = hash_bytes(a.inputs.data(), a.inputs.size(), h);
+  h = hash_bytes(a.labels.data(), a.labels.size(), h);
+  h = hash_bytes(a.puzzle_identifiers.data(), a.puzzle_identifiers.size() * sizeof(int32_t), h);
+  h = hash_bytes(a.puzzle_indices.data(), a.puzzle_indices.size() * sizeof(int32_t), h);
+  h = hash_bytes(a.group_indices.data(), a.group_indices.size() * sizeof(int32_t), h);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return std::string(name) + ": " + std::to_string(a.num_groups()) + " groups, " +
+         std::to_string(a.num_puzzles()) + " puzzles, " + std::to_string(a.num_examples()) +
+         " examples of " + std::to_string(a.seq_len) + " tokens, hash " + hex;
+}
+
+}  // namespace
+
+std::string data_fingerprint(const TrialData& d) {
+  return split_fingerprint("train", d.train) + "; " + split_fingerprint("test", d.test);
 }
 
 }  // namespace trm::core

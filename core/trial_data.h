@@ -22,6 +22,12 @@ struct TrialData {
   std::shared_ptr<const ArcTestSet> arc;
 };
 
+// What the splits hold, in one line: for each split its groups, puzzles, examples and a 64-bit
+// hash of every array. Checkpoints keep it, so a run resumed on other data (a relative
+// data.path read from another folder, a data set rewritten in place, another generator) is
+// refused instead of training on.
+std::string data_fingerprint(const TrialData& d);
+
 // Builds the splits a DataConfig describes (deterministic from data.seed). `stop`, when given,
 // is asked now and then while the puzzles are drawn: true throws Stopped.
 TrialData make_trial_data(const DataConfig& d, const std::function<bool()>& stop = {});

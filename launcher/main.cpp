@@ -17,6 +17,7 @@
 #include "launcher/submit_verb.h"
 #include "launcher/sweep_verbs.h"
 #include "launcher/train_verb.h"
+#include "storage/results_writer.h"
 #include "sweep/trial_toml.h"
 
 namespace {
@@ -283,8 +284,9 @@ int main(int argc, char** argv) {
                            "exact_accuracy (default), best_exact_accuracy, accuracy, ...");
   exporter->add_option("--format", export_options.format,
                        "md, csv, latex, json or html (default: from -o's extension, else md)");
-  exporter->add_option("-o,--out", export_options.out,
-                       "write to this file (default: stdout); an existing one only with --force");
+  auto* export_out = exporter->add_option(
+      "-o,--out", export_options.out,
+      "write to this file (default: stdout); an existing one only with --force");
   exporter->add_flag("--force", export_options.force, "let -o replace an existing file");
 
   auto* merge = app.add_subcommand(
@@ -322,11 +324,30 @@ int main(int argc, char** argv) {
     if (data->parsed()) {
       trm::core::TrialConfig config;
       if (!data_config.empty()) trm::sweep::apply_toml_file(config, data_config);
+      for (const auto& set : data_sets) {
+        // Checked as any key, but only data.* keys make the data set: say so for the others.
+        if (set.rfind("data.", 0) != 0)
+          std::cerr << "trm-sweep data: note: --set " << set
+                    << " does not change the data set (only data.* keys do)\n";
+      }
       trm::core::apply_sets(config, data_sets);
       trm::launcher::install_stop_signals();  // a large set takes minutes: a signal ends it
       return trm::launcher::data_verb(config, data_out, data_inspect, std::cout);
     }
     export_options.metric_given = metric_option->count() > 0;
+    if (export_out->count() > 0 && export_options.out.empty())
+      throw trm::ConfigError(
+          "export -o: an empty file name; name a file, or leave -o out to "
+          "write to stdout");
+    // cuda:N plans as cuda: the memory model is the card's whichever card it is.
+    if (plan_options.device.rfind("cuda:", 0) == 0 && plan_options.device.size() > 5 &&
+        plan_options.device.find_first_not_of("0123456789", 5) == std::string::npos)
+      plan_options.device = "cuda";
+    // A results file named through a symbolic link: its journal and trial folders are the file's.
+    for (std::string* results : {&run_options.results, &resume_options.results, &status_file,
+                                 &export_options.results, &merge_out, &submit_options.results})
+      if (!results->empty()) *results = trm::storage::resolve_results_path(*results);
+    for (auto& in : merge_inputs) in = trm::storage::resolve_results_path(in);
     if (run->parsed()) return trm::launcher::run_verb(run_options, std::cout, std::cerr);
     if (resume->parsed()) return trm::launcher::run_verb(resume_options, std::cout, std::cerr);
     if (submit->parsed())

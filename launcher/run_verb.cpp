@@ -201,7 +201,8 @@ storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec&
                  "the spec's hash differs: an edited comment or value, or the file was extended "
                  "by this spec); `trm-sweep run " +
                      shell_quote(o.spec) + " -o " + shell_quote(o.results) +
-                     " --extend` continues it with this text"
+                     " --extend` runs this text's cells into it (the file keeps the spec it was "
+                     "made with, and that spec's [[table]]s)"
                : " was made by another sweep spec (" + std::to_string(added.size()) +
                      " of this spec's trials are not in it); `trm-sweep resume " +
                      shell_quote(o.results) +
@@ -209,6 +210,19 @@ storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec&
                      "another -o"));
     }
     w.add_trials(added);
+    // The file keeps the spec it was made with: tables only this text declares are not export's.
+    std::set<std::string> stored_tables;
+    for (const auto& t : sweep::parse_spec_text(w.header().spec_toml, o.results, true).tables)
+      stored_tables.insert(t.name);
+    for (const auto& t : spec.tables) {
+      if (!stored_tables.count(t.name)) {
+        err << "note: [[table]] \"" << t.name << "\" of " << o.spec
+            << " is not in the spec stored with the file, so `export --table " << t.name
+            << "` will not know it; export --kind " << t.kind
+            << (t.kind == "grid" ? " --rows " + t.rows + " --cols " + t.cols : std::string())
+            << " makes it\n";
+      }
+    }
     std::set<std::string> wanted;
     for (const auto& c : cells) wanted.insert(c.trial->id);
     for (const auto& row : w.trials()) {
@@ -921,7 +935,7 @@ int coordinate(const RunOptions& given, MpiSession* mpi, const NodeShare& share,
   out << " to run on ";
   if (world == 1) {
     out << o.jobs << (o.jobs == 1 ? " slot" : " slots") << " (" << setup.threads
-        << " threads each)";
+        << (setup.threads == 1 ? " thread" : " threads") << (o.jobs == 1 ? ")" : " each)");
   } else {
     out << world - 1 + (o.coordinator_works ? 1 : 0) << " MPI ranks (" << world << " in all)";
   }

@@ -10,6 +10,7 @@
 #include <torch/version.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -28,6 +29,7 @@
 
 #include "core/atomic_file.h"
 #include "core/config_fields.h"
+#include "core/cost_model.h"
 #include "core/errors.h"
 #include "core/gemm.h"
 #include "core/heap.h"
@@ -186,9 +188,54 @@ c10::Device parse_device(const std::string& text) {
   }
 }
 
+// /proc's figure for a kind of memory in bytes (e.g. "MemAvailable:" of /proc/meminfo, "VmRSS:"
+// of /proc/self/status); 0 when it cannot be read.
+int64_t proc_bytes(const char* file, const std::string& key) {
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key, 0) == 0) return std::atoll(line.c_str() + key.size()) * 1024;
+  }
+  return 0;
+}
+
+std::string gib(double bytes) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(1) << bytes / double(int64_t{1} << 30) << " GiB";
+  return s.str();
+}
+
+// A CPU run given no --memory-budget whose predicted peak (core/cost_model.h) exceeds what the
+// machine has free is limited to that (what it holds now plus 90% of MemAvailable): past it, it
+// fails its allocation and ends as out of memory (exit 4), a result, instead of being killed by the
+// kernel's OOM killer (or taking the machine's other processes with it). A prediction that is
+// pessimistic costs nothing: the run could not have grown past that limit anyway.
+void limit_runs_predicted_beyond_free_memory(const core::TrialConfig& config,
+                                             const core::TrialData& data, std::ostream& progress) {
+  const double predicted =
+      core::predict_training_memory(config.model, config.train.batch_size, config.train.ema,
+                                    data.train.num_examples() + data.test.num_examples(),
+                                    core::MemoryDevice::cpu)
+          .total();
+  const int64_t limit =
+      default_cpu_memory_limit(predicted, proc_bytes("/proc/self/status", "VmRSS:"),
+                               proc_bytes("/proc/meminfo", "MemAvailable:"));
+  if (limit == 0) return;
+  progress << "memory: predicted peak " << gib(predicted) << " > the " << gib(double(limit))
+           << " this machine has free for it: limited to that (as --memory-budget), so that it "
+              "ends as out of memory (exit 4) rather than by the kernel's OOM killer\n";
+  core::set_cpu_memory_budget(limit);
+}
+
 }  // namespace
 
 std::string torch_version() { return TORCH_VERSION; }
+
+int64_t default_cpu_memory_limit(double predicted_peak, int64_t rss, int64_t available) {
+  if (available <= 0) return 0;
+  const int64_t limit = std::max<int64_t>(rss, 0) + available / 10 * 9;
+  return predicted_peak > static_cast<double>(limit) ? limit : 0;
+}
 
 int64_t peak_rss_bytes() {
   rusage usage{};
@@ -353,6 +400,8 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
              << core::format_double(std::round(givens.mean * 10) / 10)
              << "), the fewest that keep each one's solution unique\n";
   }
+  if (device.is_cpu() && options.memory_budget == 0)
+    limit_runs_predicted_beyond_free_memory(config, data, progress);
   core::Trainer trainer(config, data, device);
   if (stopped_in_setup()) return kExitStopped;
   remove_if_failed.armed = false;  // the run starts: its folder is kept from here on

@@ -30,6 +30,12 @@ std::string torch_version();
 // Peak resident memory of this process so far (getrusage), in bytes.
 int64_t peak_rss_bytes();
 
+// The heap limit (bytes) a CPU run given no --memory-budget gets: 0 (none) while its predicted
+// peak fits in what it holds now (`rss`) plus 90% of what the machine has free (`available`,
+// MemAvailable); else that sum, so that the run fails its allocation and ends as out of memory
+// (exit 4) instead of meeting the kernel's OOM killer. 0 too when `available` is unknown (<= 0).
+int64_t default_cpu_memory_limit(double predicted_peak, int64_t rss, int64_t available);
+
 // CPU cores this process may run on (its affinity mask: taskset, SLURM's binding).
 int64_t usable_cores();
 

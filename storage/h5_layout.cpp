@@ -64,6 +64,9 @@ Id reader_access(const std::string& path) {
   // writer's flush on a slow file system, not long for a damaged file.
   check(H5Pset_metadata_read_attempts(access.get(), kMetadataReadAttempts), path,
         "set the metadata read attempts");
+  // No cache of raw data chunks: a read of the trials table, which a live writer rewrites in
+  // place, must reach the file each time (TableCodec::read's stable reads compare two).
+  check(H5Pset_cache(access.get(), 0, 0, 0, 0.75), path, "turn off the raw data chunk cache");
   return access;
 }
 

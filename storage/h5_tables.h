@@ -28,6 +28,8 @@ void write_rows(hid_t table, hid_t type, const void* rows, hsize_t first, hsize_
 void read_rows(hid_t table, hid_t type, void* rows, hsize_t first, hsize_t n,
                const std::string& path);
 
+inline constexpr int kStableReadAttempts = 1000;
+
 template <class Row>
 class TableCodec {
  public:
@@ -57,7 +59,9 @@ class TableCodec {
 
   // Rows [first, first + n) of `table`. Columns the stored table lacks keep their defaults and
   // columns it has in addition are ignored, so files of other trm-sweep versions still read.
-  std::vector<Row> read(hid_t table, hsize_t first, hsize_t n) const {
+  // `stable`: read again until two reads agree, for rows a live writer rewrites in place (the
+  // reader must not cache the table's chunks; reader_access() turns that cache off).
+  std::vector<Row> read(hid_t table, hsize_t first, hsize_t n, bool stable = false) const {
     Id stored = own(H5Dget_type(table), path_, "read a table's type");
     Id wanted = own(H5Tcreate(H5T_COMPOUND, size_), path_, "create a table type");
     for (const auto& column : columns_) {
@@ -68,6 +72,18 @@ class TableCodec {
     buffer.resize(n * size_);
     for (hsize_t i = 1; i < n; ++i) std::memcpy(buffer.data() + i * size_, buffer.data(), size_);
     if (n > 0) read_rows(table, wanted.get(), buffer.data(), first, n, path_);
+    // Rows a live writer rewrites in place (the trials table) can be read half old, half new:
+    // a write and a read of the same file pages are not atomic to each other. Read again until
+    // two reads agree (a kill mid-write leaves a state that reads the same every time).
+    if (stable && n > 0) {
+      std::vector<char> again(buffer.size());
+      for (int attempt = 0; attempt < kStableReadAttempts; ++attempt) {
+        std::memcpy(again.data(), buffer.data(), buffer.size());
+        read_rows(table, wanted.get(), again.data(), first, n, path_);
+        if (again == buffer) break;
+        buffer.swap(again);
+      }
+    }
     std::vector<Row> rows(n);
     for (hsize_t i = 0; i < n; ++i) rows[i] = unpack_one(buffer.data() + i * size_);
     return rows;

@@ -133,7 +133,7 @@ int64_t ResultsReader::trial_count() const { return impl_->trial_count(); }
 
 std::vector<TrialRow> ResultsReader::trials() const {
   const h5::Id t = impl_->refreshed(h5::open_table(impl_->file.get(), h5::kTrials, impl_->path));
-  return impl_->read_all(t, impl_->tables.trials);
+  return impl_->tables.trials.read(t.get(), 0, h5::table_rows(t.get(), impl_->path), true);
 }
 
 core::TrialConfig ResultsReader::config(int64_t trial_index) const {

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -22,6 +23,19 @@
 namespace trm::storage {
 
 std::string journal_path(const std::string& results_path) { return results_path + ".journal"; }
+
+std::string resolve_results_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path p = path;
+  std::error_code ec;
+  for (int hops = 0; !p.empty() && fs::is_symlink(p, ec); ++hops) {
+    if (hops == 40) throw StorageError(path + ": too many levels of symbolic links");
+    const fs::path target = fs::read_symlink(p, ec);
+    if (ec) throw StorageError(path + ": cannot read the symbolic link: " + ec.message());
+    p = target.is_absolute() ? target : (p.parent_path() / target).lexically_normal();
+  }
+  return p.string();
+}
 
 bool results_writer_alive(const std::string& results_path) {
   const int fd = ::open(journal_path(results_path).c_str(), O_RDONLY | O_CLOEXEC);

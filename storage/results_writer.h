@@ -24,6 +24,11 @@ namespace trm::storage {
 // "<path>.journal".
 std::string journal_path(const std::string& results_path);
 
+// The results file a path names, its symbolic links followed (also a link to a file not yet
+// made): the journal, the trial folders and the lock belong beside the file itself, not beside
+// a link to it (`-o link.h5` to a file on scratch). Other paths are returned as they are.
+std::string resolve_results_path(const std::string& path);
+
 // Whether a trm-sweep process is writing `results_path` now (it holds its journal's lock). False
 // when there is no journal or nobody holds it; true where the file system cannot tell (no flock).
 bool results_writer_alive(const std::string& results_path);

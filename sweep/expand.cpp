@@ -22,6 +22,8 @@ struct Cell {
 };
 
 std::string leaf_name(const std::string& key) {
+  // data.seed keeps its section: a trial's training seed is named " seed=N" (several seeds).
+  if (key == "data.seed") return key;
   const auto dot = key.rfind('.');
   return dot == std::string::npos ? key : key.substr(dot + 1);
 }

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <type_traits>
@@ -149,7 +151,17 @@ std::optional<Axis> parse_axis(Problems& p, const Leaf& leaf, const char* sectio
   for (const auto& v : *array) {
     const auto value = canonical(p, leaf, v);
     ok = ok && value.has_value();
-    if (value) axis.values.push_back(*value);
+    if (!value) continue;
+    // A grid value listed twice (a zip's may repeat: its columns pair up) is a slip of the pen:
+    // it would name one trial twice.
+    if (p.strict && std::string_view(section) == "[grid]" &&
+        std::find(axis.values.begin(), axis.values.end(), *value) != axis.values.end()) {
+      p.add(v.source(), std::string(section) + " axis " + leaf.key + " lists " + *value +
+                            " twice; list each value once");
+      ok = false;
+      continue;
+    }
+    axis.values.push_back(*value);
   }
   return ok ? std::optional<Axis>(axis) : std::nullopt;
 }
@@ -340,6 +352,12 @@ void parse_excludes(Problems& p, const toml::array& list, std::vector<ExcludeRul
           }
         }
         if (!ok) continue;
+        if (c.has_min && c.has_max && c.min > c.max && p.strict) {
+          p.add(leaf.at, "[[exclude]] " + leaf.key + " = { min = " + core::format_double(c.min) +
+                             ", max = " + core::format_double(c.max) +
+                             " }: min > max, an empty range that matches no cell");
+          continue;
+        }
       } else if (const auto* values = leaf.node->as_array()) {
         if (values->empty() && p.strict) {
           p.add(leaf.at, "[[exclude]] " + leaf.key +
@@ -534,6 +552,17 @@ SweepSpec parse_spec_text(const std::string& text, const std::string& source, bo
     for (const auto& a : z.axes) claim(a);
   }
   if (!p.lines.empty()) {
+    // In the file's order, each once (a key can be met by two checks that say the same).
+    const auto position = [](const std::string& line) {
+      static const std::regex at(R"(:(\d+):(\d+): )");
+      std::smatch m;
+      if (!std::regex_search(line, m, at)) return std::pair<long, long>{LONG_MAX, 0};
+      return std::pair<long, long>{std::stol(m[1]), std::stol(m[2])};
+    };
+    std::stable_sort(p.lines.begin(), p.lines.end(),
+                     [&](const auto& a, const auto& b) { return position(a) < position(b); });
+    std::set<std::string> seen;
+    std::erase_if(p.lines, [&](const std::string& line) { return !seen.insert(line).second; });
     std::string msg = p.lines.size() == 1 ? std::string("invalid sweep spec: ")
                                           : "invalid sweep spec (" +
                                                 std::to_string(p.lines.size()) + " problems):\n  ";

@@ -68,6 +68,13 @@ std::string toml_value_shown(const toml::node& v) {
   }
   if (v.is_array()) return "an array";
   if (v.is_table()) return "a table";
+  // A float that prints as a whole number (2.0) keeps its point: it is why an integer key
+  // refuses it.
+  if (const auto* f = v.as_floating_point()) {
+    std::string text = core::format_double(f->get());
+    if (text.find_first_of(".eEn") == std::string::npos) text += ".0";
+    return text;
+  }
   return toml_scalar_text(v).value_or("?");
 }
 

@@ -32,10 +32,19 @@ for i in range(4):
 PY
 
 # A reader that goes away (`| head -1`) does not end the sweep: it runs to the end, exit 0.
-"$bin" run "$spec" -o "$work/p.h5" 2>&1 | head -1 >/dev/null
+# The file is named through a symbolic link (home/p.h5 -> ../p.h5, not made yet): the file, its
+# journal and its trial folders are made beside the link's target, the link stays a link, and
+# `status`/`resume` through it find the file's trials.
+mkdir -p "$work/home" && ln -s ../p.h5 "$work/home/p.h5"
+"$bin" run "$spec" -o "$work/home/p.h5" 2>&1 | head -1 >/dev/null
 rc=${PIPESTATUS[0]}
 { [ "$rc" -eq 0 ] && "$bin" status "$work/p.h5" 2>&1 | grep -q "done 4"; } && ok ||
   fail "run piped into head -1: exit $rc: $("$bin" status "$work/p.h5" 2>&1)"
+{ [ -L "$work/home/p.h5" ] && [ -d "$work/p.h5.trials" ] && [ -f "$work/p.h5.journal" ] &&
+  [ ! -e "$work/home/p.h5.trials" ] && [ ! -e "$work/home/p.h5.journal" ] &&
+  "$bin" status "$work/home/p.h5" 2>&1 | grep -q "done 4" &&
+  "$bin" resume "$work/home/p.h5" >"$work/p.resume" 2>&1 && [ ! -e "$work/home/p.h5.trials" ]; } &&
+  ok || fail "results file through a symbolic link: $(ls -la "$work/home" "$work" | head -30)"
 
 # Holds (SIGSTOP) the first trial process of results file $1 that appears and prints its pid, so
 # that a signal is sure to find that trial running: the tiny trials take about a second each.
@@ -227,7 +236,7 @@ rc=$?
 # `run` of that spec without --extend (all its trials are in the file now) names --extend.
 "$bin" run "$work/bigger.toml" -o "$work/b.h5" >"$work/x4.out" 2>&1
 rc=$?
-[ $rc -eq 2 ] && grep -qF "\`trm-sweep run $work/bigger.toml -o $work/b.h5 --extend\` continues it with this text" "$work/x4.out" &&
+[ $rc -eq 2 ] && grep -qF "\`trm-sweep run $work/bigger.toml -o $work/b.h5 --extend\` runs this text's cells into it" "$work/x4.out" &&
   ok || fail "run of the extending spec without --extend: exit $rc: $(cat "$work/x4.out")"
 "$bin" run "$work/bigger.toml" -o "$work/b.h5" --extend >"$work/x3.out" 2>&1
 rc=$?

@@ -181,6 +181,39 @@ TEST(TrainerCheckpoint, ACheckpointOfAnotherConfigIsRefusedNamingTheField) {
   std::remove(path.c_str());
 }
 
+// The same config over other data (a relative data.path read from another folder, a data set
+// rewritten in place): the checkpoint is refused, saying both splits' summaries, and the trainer
+// is left as it was; the same data resumes.
+TEST(TrainerCheckpoint, ACheckpointOfOtherDataIsRefused) {
+  const auto& data = tiny_data();
+  Trainer t(tiny_trial(), data, c10::Device(c10::kCPU));
+  t.train_step();
+  const auto path = temp_path("other_data.pt");
+  t.save_checkpoint(path, {});
+  TrialData changed = data;
+  changed.train.inputs[changed.train.inputs.size() / 2] ^= 1;  // one token of one example
+  Trainer u(tiny_trial(), changed, c10::Device(c10::kCPU));
+  try {
+    u.load_checkpoint(path);
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("was trained on other data"), std::string::npos) << what;
+    EXPECT_NE(what.find("train: "), std::string::npos) << what;
+  }
+  EXPECT_EQ(u.step(), 0);
+  Trainer same(tiny_trial(), data, c10::Device(c10::kCPU));
+  same.load_checkpoint(path);
+  EXPECT_EQ(same.step(), 1);
+  EXPECT_NE(data_fingerprint(data), data_fingerprint(changed));
+  TrialData moved = data;  // the same examples, one group boundary moved
+  if (moved.train.group_indices.size() > 2) {
+    moved.train.group_indices[1] += 1;
+    EXPECT_NE(data_fingerprint(data), data_fingerprint(moved));
+  }
+  std::remove(path.c_str());
+}
+
 TEST(TrainerHalting, BceHaltsAfterOneStepOnceConfidentAndRunsToNSupOtherwise) {
   auto c = tiny_trial();
   c.model.halt_exploration_prob = 0.0;

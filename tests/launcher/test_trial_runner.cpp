@@ -7,6 +7,7 @@
 
 #include "core/errors.h"
 #include "core/fields.h"
+#include "launcher/train_verb.h"
 #include "launcher/trial_process.h"
 #include "launcher/trial_runner.h"
 #include "launcher/worker.h"
@@ -76,6 +77,17 @@ TEST(LauncherMessages, AMalformedMessageIsABugAndABadKindAUserError) {
   EXPECT_THROW(decode_outcome("2"), InternalError);
   EXPECT_THROW(decode_assignment("1\ntrain\n"), InternalError);
   EXPECT_THROW(parse_trial_kind("nap"), ConfigError);
+}
+
+// A CPU run predicted past the machine's free memory is limited to what it holds plus 90% of
+// MemAvailable (it then ends as out of memory, exit 4, not by the kernel's OOM killer); one that
+// fits, or where MemAvailable is unknown, is not limited at all.
+TEST(TrainMemory, ARunPredictedPastTheFreeMemoryIsLimitedToIt) {
+  const int64_t gib = int64_t{1} << 30;
+  EXPECT_EQ(default_cpu_memory_limit(44.0 * gib, 1 * gib, 20 * gib), 1 * gib + 20 * gib / 10 * 9);
+  EXPECT_EQ(default_cpu_memory_limit(18.0 * gib, 1 * gib, 20 * gib), 0);
+  EXPECT_EQ(default_cpu_memory_limit(19.5 * gib, 1 * gib, 20 * gib), 1 * gib + 20 * gib / 10 * 9);
+  EXPECT_EQ(default_cpu_memory_limit(44.0 * gib, 1 * gib, 0), 0);
 }
 
 TEST(TrialRunner, ANoopTrialEndsDoneAtItsFirstPoll) {

@@ -96,6 +96,29 @@ TEST(StorageBadInput, AMissingFileIsNamedWithTheFix) {
   EXPECT_TRUE(contains(write, "trm-sweep run")) << write;
 }
 
+// A results file named through symbolic links (relative, absolute, chained, or to a file not made
+// yet) is the file itself, so that its journal and trial folders are found beside it; a loop of
+// links is an error naming the path.
+TEST(StorageBadInput, AResultsFileNamedThroughASymbolicLinkIsTheFileItself) {
+  namespace fs = std::filesystem;
+  const TempDir dir;
+  fs::create_directories(dir.file("scratch"));
+  fs::create_directories(dir.file("home"));
+  std::ofstream(dir.file("scratch/real.h5")) << "x";
+  fs::create_symlink("../scratch/real.h5", dir.file("home/rel.h5"));
+  fs::create_symlink(dir.file("home/rel.h5"), dir.file("home/chain.h5"));
+  fs::create_symlink("../scratch/new.h5", dir.file("home/dangling.h5"));
+  EXPECT_EQ(resolve_results_path(dir.file("home/rel.h5")), dir.file("scratch/real.h5"));
+  EXPECT_EQ(resolve_results_path(dir.file("home/chain.h5")), dir.file("scratch/real.h5"));
+  EXPECT_EQ(resolve_results_path(dir.file("home/dangling.h5")), dir.file("scratch/new.h5"));
+  EXPECT_EQ(resolve_results_path(dir.file("scratch/real.h5")), dir.file("scratch/real.h5"));
+  EXPECT_EQ(resolve_results_path("plain.h5"), "plain.h5");
+  fs::create_symlink("b.h5", dir.file("a.h5"));
+  fs::create_symlink("a.h5", dir.file("b.h5"));
+  const auto loop = storage_error_of([&] { (void)resolve_results_path(dir.file("a.h5")); });
+  EXPECT_TRUE(contains(loop, dir.file("a.h5") + ": too many levels")) << loop;
+}
+
 // A pipe or folder given as the results file (or its journal) is refused at once: reading a
 // FIFO with no writer blocked `status`, `export`, `run -o` and `merge` for ever.
 TEST(StorageBadInput, APipeOrFolderIsRefusedWithoutReadingIt) {

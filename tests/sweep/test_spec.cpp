@@ -222,6 +222,48 @@ x = 1
   EXPECT_NE(msg.find("test.toml:13:2: unknown section 'extra'"), std::string::npos) << msg;
 }
 
+// Slips that would run something else than written: a grid value listed twice, an [[exclude]]
+// range with min > max (matching nothing). A zip's values may repeat (its columns pair up). The
+// problems come in the file's order, each once (an unknown grid key used to be said twice).
+TEST(SweepSpecErrors, RepeatedGridValuesAndEmptyExcludeRangesAreProblemsInFileOrder) {
+  const auto msg = error_of(R"([base]
+model.l_cycles = 2
+[grid]
+model.h_cycles = [1, 2, 1]
+model.layer = [1, 2]
+[[exclude]]
+model.h_cycles = { min = 2, max = 1 }
+)");
+  EXPECT_NE(msg.find("invalid sweep spec (3 problems):\n  test.toml:4:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("test.toml:4:25: [grid] axis model.h_cycles lists 1 twice"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("\n  test.toml:5:7: unknown key 'model.layer'"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("unknown key"), msg.rfind("unknown key")) << msg;
+  EXPECT_NE(msg.find("\n  test.toml:7:7: [[exclude]] model.h_cycles = { min = 2, max = 1 }: "
+                     "min > max"),
+            std::string::npos)
+      << msg;
+  const auto zipped = parse_spec_text(R"([[zip]]
+model.h_cycles = [1, 3, 3]
+model.l_cycles = [2, 2, 4]
+)",
+                                      "zip.toml");
+  EXPECT_EQ(expand(zipped).trials.size(), 3u);
+}
+
+// A grid over the data's seed with several training seeds: the two seeds are told apart by name.
+TEST(SweepSpec, ADataSeedAxisIsNamedApartFromTheTrainingSeed) {
+  const auto e = expand(parse_spec_text(R"([sweep]
+seeds = [0, 7]
+[grid]
+data.seed = [1, 2]
+)",
+                                        "test.toml"));
+  ASSERT_EQ(e.trials.size(), 4u);
+  EXPECT_EQ(e.trials[0].name, "data.seed=1 seed=0");
+  EXPECT_EQ(e.trials[3].name, "data.seed=2 seed=7");
+}
+
 // A value of the wrong TOML type is an error, not converted: a quoted number or a float for an
 // integer field, a quoted boolean, a number for an enum; a number field takes integers too.
 TEST(SweepSpecErrors, AValueOfTheWrongTomlTypeIsAProblem) {
@@ -239,8 +281,8 @@ model.layers = ["1", 2]
                      "a string"),
             std::string::npos)
       << msg;
-  EXPECT_NE(msg.find("test.toml:3:7: model.l_cycles = 2: expected an integer (such as 6), not a "
-                     "float"),
+  EXPECT_NE(msg.find("test.toml:3:7: model.l_cycles = 2.0: expected an integer (such as 6), not "
+                     "a float"),
             std::string::npos)
       << msg;
   EXPECT_NE(msg.find("test.toml:4:7: train.ema = \"false\": expected true or false (unquoted), "
