@@ -469,6 +469,10 @@ class Coordinator {
     a.launch.dir = trial_dir(index);
     a.launch.memory_budget = spec_.sweep.memory_budget;
     a.launch.checkpoint_every = spec_.sweep.checkpoint_interval;
+    // An interrupted attempt's stderr tail (its progress lines) is no error of this attempt: a
+    // run cut off now must not show it among the recent errors. A failed one's stays until
+    // this attempt ends (the event log keeps every attempt's).
+    if (row.status == storage::TrialStatus::interrupted) row.error.clear();
     row.status = storage::TrialStatus::running;
     row.attempts += 1;
     row.rank = s.rank;
