@@ -1,8 +1,5 @@
 #include "core/swiglu_function.h"
 
-#include "core/gemm.h"
-#include "core/swiglu_pointwise.h"
-
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
@@ -10,6 +7,9 @@
 
 #include <algorithm>
 #include <vector>
+
+#include "core/gemm.h"
+#include "core/swiglu_pointwise.h"
 
 namespace trm::core {
 
@@ -34,8 +34,8 @@ at::Tensor swiglu_pointwise(const at::Tensor& gate_up, int64_t axis, const at::T
       const int64_t n = i * gate_up.size(1);
       l = {1, n, 0, n, 0};
     }
-    const std::vector<int64_t> p_shape =
-        axis == 1 ? std::vector<int64_t>{gate_up.size(0), i} : std::vector<int64_t>{i, gate_up.size(1)};
+    const std::vector<int64_t> p_shape = axis == 1 ? std::vector<int64_t>{gate_up.size(0), i}
+                                                   : std::vector<int64_t>{i, gate_up.size(1)};
     auto p = at::empty(p_shape, gate_up.options());
     // Named for LibTorch's profiler (bench_model --ops); the forward is in no autograd node.
     RECORD_FUNCTION(dgu == nullptr ? "trm::swiglu_pointwise" : "trm::swiglu_pointwise_backward",
@@ -86,6 +86,17 @@ struct SwiGluRows : public torch::autograd::Function<SwiGluRows> {
   }
 };
 
+// The row stride, in floats, of a buffer of `cols` columns that oneDNN's sgemm reads or writes
+// a panel at a time: a whole number of cache lines, and an odd one. A stride that is a multiple
+// of a large power of two (2 KiB for the 512 columns of a forward block, 64 KiB for the Sudoku
+// batch's [g; u]) puts a panel's rows in a few cache sets, which evict each other: the product
+// y = W_down p ran 1.5-2x slower from p at a 512- or 1024-float stride than at 16 floats more
+// (BENCHMARKS.md, "Padded strides in the token-MLP").
+int64_t padded_ld(int64_t cols) {
+  const int64_t lines = (cols + 15) / 16;
+  return 16 * (lines % 2 == 0 ? lines + 1 : lines);
+}
+
 // The bytes of [g; u] one thread computes at a time in the fused token-MLP forward: with the
 // block's p (half as much) it stays in the core's L2 cache (2 MiB per core on this machine's
 // Xeon; smaller caches only lose some of the gain).
@@ -126,24 +137,26 @@ at::Tensor cols_forward(const at::Tensor& x, const at::Tensor& w_gu, const at::T
       std::max<int64_t>(16, kColumnBlockBytes / (2 * i * int64_t{sizeof(float)}) / 16 * 16);
   const int64_t blocks = (m + width - 1) / width;
   auto y = at::empty({h, m}, x.options());
-  if (gate_up != nullptr) *gate_up = at::empty({2 * i, m}, x.options());
+  // The kept [g; u] is a [2i, M] view of rows padded_ld(M) apart (the backward reads it so).
+  const int64_t ld_kept = padded_ld(m);
+  if (gate_up != nullptr) *gate_up = at::empty({2 * i, ld_kept}, x.options()).narrow(1, 0, m);
   const float* xs = x.data_ptr<float>();
   const float* wgu = w_gu.data_ptr<float>();
   const float* wd = w_down.data_ptr<float>();
   float* ys = y.data_ptr<float>();
   float* kept = gate_up != nullptr ? gate_up->data_ptr<float>() : nullptr;
   at::parallel_for(0, blocks, 1, [&](int64_t first, int64_t last) {
-    const int64_t cols = std::min(width, m);
-    auto gu_buffer = kept != nullptr ? at::Tensor() : at::empty({2 * i * cols}, x.options());
-    auto p_buffer = at::empty({i * cols}, x.options());
+    const int64_t ld_block = padded_ld(std::min(width, m));
+    auto gu_buffer = kept != nullptr ? at::Tensor() : at::empty({2 * i * ld_block}, x.options());
+    auto p_buffer = at::empty({i * ld_block}, x.options());
     float* p = p_buffer.data_ptr<float>();
     for (int64_t b = first; b < last; ++b) {
       const int64_t c0 = b * width, w = std::min(width, m - c0);
       float* gu = kept != nullptr ? kept + c0 : gu_buffer.data_ptr<float>();
-      const int64_t ld = kept != nullptr ? m : w;
+      const int64_t ld = kept != nullptr ? ld_kept : ld_block;
       raw_sgemm('N', 'N', 2 * i, w, h, wgu, h, xs + c0, m, gu, ld);
-      swiglu_forward(gu, p, SwiGluLayout{i, w, ld, i * ld, w});
-      raw_sgemm('N', 'N', h, w, i, wd, i, p, w, ys + c0, m);
+      swiglu_forward(gu, p, SwiGluLayout{i, w, ld, i * ld, ld_block});
+      raw_sgemm('N', 'N', h, w, i, wd, i, p, ld_block, ys + c0, m);
     }
   });
   return y;
@@ -162,11 +175,9 @@ constexpr int64_t kBackwardBlockBytes = int64_t{4} << 20;
 // of threads gets the same gradients every time. Unfused, [dg; du] (64 MiB at the Sudoku
 // config's batch 32), p and dp each go to memory and are read back.
 torch::autograd::variable_list cols_backward_fused(const at::Tensor& x, const at::Tensor& gate_up,
-                                                   const at::Tensor& w_gu,
-                                                   const at::Tensor& w_down,
+                                                   const at::Tensor& w_gu, const at::Tensor& w_down,
                                                    const at::Tensor& dy_in) {
-  RECORD_FUNCTION("trm::swiglu_cols_fused_backward",
-                  std::vector<c10::IValue>({x, w_gu, w_down}));
+  RECORD_FUNCTION("trm::swiglu_cols_fused_backward", std::vector<c10::IValue>({x, w_gu, w_down}));
   const at::Tensor dy = dy_in.contiguous();
   const int64_t h = x.size(0), m = x.size(1), i = w_down.size(1);
   const int64_t width =
@@ -179,30 +190,31 @@ torch::autograd::variable_list cols_backward_fused(const at::Tensor& x, const at
   std::vector<char> used(static_cast<size_t>(threads), 0);
   const float* xs = x.data_ptr<float>();
   const float* gus = gate_up.data_ptr<float>();
+  const int64_t ld_gu = gate_up.stride(0);
   const float* wgu = w_gu.data_ptr<float>();
   const float* wd = w_down.data_ptr<float>();
   const float* dys = dy.data_ptr<float>();
   float* dxs = dx.data_ptr<float>();
   at::parallel_for(0, blocks, 1, [&](int64_t first, int64_t last) {
     const auto t = static_cast<size_t>(at::get_thread_num());
-    const int64_t cols = std::min(width, m);
-    auto buffer = at::empty({4 * i * cols}, x.options());
+    const int64_t ld = padded_ld(std::min(width, m));
+    auto buffer = at::empty({4 * i * ld}, x.options());
     float* dp = buffer.data_ptr<float>();
-    float* p = dp + i * cols;
-    float* dgu = p + i * cols;
+    float* p = dp + i * ld;
+    float* dgu = p + i * ld;
     float* acc_gu = partial_gu[static_cast<int64_t>(t)].data_ptr<float>();
     float* acc_down = partial_down[static_cast<int64_t>(t)].data_ptr<float>();
     for (int64_t b = first; b < last; ++b) {
       const int64_t c0 = b * width, w = std::min(width, m - c0);
       const bool accumulate = used[t] != 0;  // onto this thread's earlier blocks
-      raw_sgemm('T', 'N', i, w, h, wd, i, dys + c0, m, dp, w);
-      SwiGluLayout l{i, w, m, i * m, w};
-      l.ld_dgu = w;
-      l.dgu_u_offset = i * w;
+      raw_sgemm('T', 'N', i, w, h, wd, i, dys + c0, m, dp, ld);
+      SwiGluLayout l{i, w, ld_gu, i * ld_gu, ld};
+      l.ld_dgu = ld;
+      l.dgu_u_offset = i * ld;
       swiglu_backward(gus + c0, dp, dgu, p, l);
-      raw_sgemm('T', 'N', h, w, 2 * i, wgu, h, dgu, w, dxs + c0, m);
-      raw_sgemm('N', 'T', 2 * i, h, w, dgu, w, xs + c0, m, acc_gu, h, accumulate);
-      raw_sgemm('N', 'T', h, i, w, dys + c0, m, p, w, acc_down, i, accumulate);
+      raw_sgemm('T', 'N', h, w, 2 * i, wgu, h, dgu, ld, dxs + c0, m);
+      raw_sgemm('N', 'T', 2 * i, h, w, dgu, ld, xs + c0, m, acc_gu, h, accumulate);
+      raw_sgemm('N', 'T', h, i, w, dys + c0, m, p, ld, acc_down, i, accumulate);
       used[t] = 1;
     }
   });
@@ -232,8 +244,9 @@ struct SwiGluCols : public torch::autograd::Function<SwiGluCols> {
     const auto saved = ctx->get_saved_variables();
     const auto &x = saved[0], &gate_up = saved[1], &w_gu = saved[2], &w_down = saved[3];
     const auto& dy = grads[0];
-    if (cols_fusable(x, w_gu, w_down) && gate_up.is_contiguous() &&
-        dy.scalar_type() == at::kFloat && dy.device().is_cpu())
+    if (cols_fusable(x, w_gu, w_down) && gate_up.stride(1) == 1 &&
+        gate_up.stride(0) >= gate_up.size(1) && dy.scalar_type() == at::kFloat &&
+        dy.device().is_cpu())
       return cols_backward_fused(x, gate_up, w_gu, w_down, dy);
     const auto dp = gemm(w_down.t(), dy);
     at::Tensor dgu;

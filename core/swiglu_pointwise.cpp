@@ -54,12 +54,12 @@ void for_each_segment(const SwiGluLayout& l, const Body& body) {
   });
 }
 
-// Built for AVX-512 and AVX2 too, chosen at load time by the CPU (GCC function multi-versioning);
-// the loops are vectorised by `omp simd` in each version.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void forward_segment(const float* g,
-                                                                                  const float* u,
-                                                                                  float* p,
-                                                                                  int64_t n) {
+// Built for AVX-512 and for x86-64-v3 (AVX2 with FMA) too, chosen at load time by the CPU (GCC
+// function multi-versioning); the loops are vectorised by `omp simd` in each version. A plain
+// "avx2" clone has no FMA: on an AVX2-only CPU the v3 clone runs both kernels 1.4-1.6x faster
+// (BENCHMARKS.md, "FMA in the SwiGLU kernels").
+__attribute__((target_clones("avx512f", "arch=x86-64-v3", "default"))) void forward_segment(
+    const float* g, const float* u, float* p, int64_t n) {
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j) {
     const float s = 1.0f / (1.0f + exp_approx(-g[j]));
@@ -67,7 +67,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void forward_segmen
   }
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void backward_segment(
+__attribute__((target_clones("avx512f", "arch=x86-64-v3", "default"))) void backward_segment(
     const float* g, const float* u, const float* dp, float* dg, float* du, float* p, int64_t n) {
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j) {
