@@ -17,7 +17,8 @@ namespace {
 // The sweep's trials in the order `run` gives them indexes (plan order, as run_verb's cells).
 std::vector<storage::TrialDefinition> sweep_order(const storage::SweepHeader& header,
                                                   const std::string& source) {
-  const auto spec = sweep::parse_spec_text(header.spec_toml, source + " (stored spec)", true);
+  const auto spec =
+      sweep::parse_stored_spec(header.spec_toml, source + " (stored spec)", header.sweep_name);
   const auto expansion = sweep::expand(spec);
   sweep::PlanOptions po;
   po.memory_bytes = 1e18;  // only the order and the definitions matter here, not OOM flags

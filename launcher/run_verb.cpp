@@ -138,6 +138,7 @@ storage::ResultsWriter open_results(const RunOptions& o, const sweep::SweepSpec&
     h.host = host_name();
     h.torch_version = torch_version();
     h.mpi_version = mpi_version;
+    h.sweep_name = spec.sweep.name;
     std::vector<storage::TrialDefinition> defs;
     for (const auto& c : cells) defs.push_back(definition_of(c));
     return storage::ResultsWriter::create(o.results, h, defs);
@@ -867,7 +868,8 @@ int coordinate(const RunOptions& given, MpiSession* mpi, const NodeShare& share,
     // The writer (not a reader) first: after an unclean stop it rebuilds the file.
     auto stored = storage::ResultsWriter::open(o.results, o.from_journal);
     say_rebuilt(stored, err, o.from_journal);
-    spec = sweep::parse_spec_text(stored.header().spec_toml, o.results + " (stored spec)", true);
+    spec = sweep::parse_stored_spec(stored.header().spec_toml, o.results + " (stored spec)",
+                                    stored.header().sweep_name);
     for (const auto& row : stored.trials()) stored_ids.insert(row.id);
     stored.close();
   } else {

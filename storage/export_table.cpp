@@ -529,7 +529,8 @@ MetricStyle metric_style(const std::string& metric) {
 
 sweep::SweepSpec stored_spec(const ResultsReader& reader, const SweepHeader& header) {
   try {
-    return sweep::parse_spec_text(header.spec_toml, reader.path() + " (stored spec)", true);
+    return sweep::parse_stored_spec(header.spec_toml, reader.path() + " (stored spec)",
+                                    header.sweep_name);
   } catch (const ConfigError& e) {
     throw StorageError(reader.path() + ": the sweep spec stored in the file does not parse (" +
                        e.what() + "); was it written by another trm-sweep version?");

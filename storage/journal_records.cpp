@@ -79,6 +79,7 @@ class Decoder {
     Record::visit_fields(r, [&](std::string_view, auto& field) { get(field); });
     return r;
   }
+  bool done() const { return at_ == in_.size(); }
   void finish() const {
     if (at_ != in_.size()) malformed();
   }
@@ -211,7 +212,11 @@ JournalRecord decode_body(Kind kind, Decoder& d, const std::string& path) {
       HeaderRecord r;
       d.get(r.journal_version);
       d.get(r.layout);
-      r.header = d.get_fields<SweepHeader>();
+      SweepHeader::visit_fields(r.header, [&](std::string_view key, std::string& field) {
+        // A journal written before the header had sweep_name ends before it.
+        if (key == "sweep_name" && d.done()) return;
+        d.get(field);
+      });
       return r;
     }
     case Kind::trials: {

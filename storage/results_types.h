@@ -29,6 +29,7 @@ struct SweepHeader {
   std::string host;           // host of the coordinator that created the file
   std::string torch_version;  // LibTorch version
   std::string mpi_version;    // MPI library version, "" when run without MPI
+  std::string sweep_name;     // [sweep] name, else the stem of the spec file `run` was given
 
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor&& v) {
@@ -40,6 +41,7 @@ struct SweepHeader {
     v("host", self.host);
     v("torch_version", self.torch_version);
     v("mpi_version", self.mpi_version);
+    v("sweep_name", self.sweep_name);  // last: files and journals before 2026-12-03 lack it
   }
   bool operator==(const SweepHeader&) const = default;
 };

@@ -149,8 +149,11 @@ std::string columns(const std::vector<std::vector<std::string>>& table) {
 std::string render_text(const ResultsReader& reader, const std::vector<TrialLine>& lines,
                         int64_t max_errors) {
   const SweepHeader header = reader.header();
-  std::string out = reader.path() + ": sweep " + header.spec_hash.substr(0, 12) + ", created " +
-                    header.created + " by trm-sweep " + header.tool_version + "\n";
+  const std::string hash = header.spec_hash.substr(0, 12);
+  std::string out =
+      reader.path() + ": sweep " +
+      (header.sweep_name.empty() ? hash : header.sweep_name + " (spec " + hash + ")") +
+      ", created " + header.created + " by trm-sweep " + header.tool_version + "\n";
   const auto counts = count(lines);
   out += std::to_string(lines.size()) + " trials:";
   for (const auto& [status, name] : core::EnumNames<TrialStatus>::values) {

@@ -597,4 +597,11 @@ SweepSpec parse_spec_file(const std::string& path) {
   return parse_spec_text(text.str(), path);
 }
 
+SweepSpec parse_stored_spec(const std::string& text, const std::string& source,
+                            const std::string& recorded_name) {
+  SweepSpec spec = parse_spec_text(text, source, true);
+  if (!recorded_name.empty()) spec.sweep.name = recorded_name;
+  return spec;
+}
+
 }  // namespace trm::sweep

@@ -99,6 +99,12 @@ SweepSpec parse_spec_file(const std::string& path);
 // since a file was written (names, keys set twice, grid tables' axes) are skipped for it, so a
 // file that ran still resumes and exports.
 SweepSpec parse_spec_text(const std::string& text, const std::string& source, bool stored = false);
+// A results file's stored spec (parse_spec_text with stored = true) under the name the sweep ran
+// with: `recorded_name`, the file's sweep_name attribute ([sweep] name, or the stem of the spec
+// file `run` was given), so that run, resume, status and export all say the same name. Files
+// written before 2026-12-03 have none (""): then [sweep] name, or `source`'s stem.
+SweepSpec parse_stored_spec(const std::string& text, const std::string& source,
+                            const std::string& recorded_name);
 
 // 16 hex digits of the 64-bit FNV-1a hash: trial ids and spec hashes.
 std::string stable_hash(const std::string& text);

@@ -22,6 +22,7 @@ $py - "$work/a.h5" <<'PY' && ok || fail "h5py could not read the results file as
 import sys, h5py
 f = h5py.File(sys.argv[1], "r")
 assert f.attrs["schema_version"] == 1
+assert f.attrs["sweep_name"] in ("tiny", b"tiny"), f.attrs["sweep_name"]
 rows = f["trials"][:]
 assert [s.decode() for s in rows["status"]] == ["done"] * 4, rows["status"]
 for i in range(4):
@@ -30,6 +31,18 @@ for i in range(4):
     assert int(g.attrs["model.l_cycles"]) in (1, 2)
     assert g.attrs["model.halting"] in ("bce", "act", b"bce", b"act")
 PY
+
+# A spec without [sweep] name is named after its file, and every verb says that name: run,
+# status, export and resume (the file records it; the spec stored in it has no name).
+sed '0,/^name = "tiny"/{/^name = "tiny"/d}' "$spec" >"$work/unnamed_ablation.toml"  # [sweep]'s
+"$bin" run "$work/unnamed_ablation.toml" -o "$work/u.h5" >"$work/u.out" 2>&1
+rc=$?
+{ [ $rc -eq 0 ] && [ "$(grep -c '^name = "tiny"' "$work/unnamed_ablation.toml")" -eq 1 ] &&
+  grep -q "sweep unnamed_ablation: " "$work/u.out" &&
+  "$bin" status "$work/u.h5" 2>&1 | head -1 | grep -q ": sweep unnamed_ablation (spec " &&
+  "$bin" export "$work/u.h5" --format md 2>&1 | head -1 | grep -q "^Sweep unnamed_ablation (spec " &&
+  "$bin" resume "$work/u.h5" 2>&1 | grep -q "sweep unnamed_ablation: "; } && ok ||
+  fail "an unnamed spec's name: exit $rc: $(head -3 "$work/u.out"; "$bin" status "$work/u.h5" 2>&1 | head -1; "$bin" export "$work/u.h5" --format md 2>&1 | head -1)"
 
 # A reader that goes away (`| head -1`) does not end the sweep: it runs to the end, exit 0.
 # The file is named through a symbolic link (home/p.h5 -> ../p.h5, not made yet): the file, its

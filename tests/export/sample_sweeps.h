@@ -198,6 +198,7 @@ inline void write_sample(const std::string& path, const std::string& which,
   header.git_revision = "abc1234";
   header.host = "node01";
   header.torch_version = "1.13.1";
+  header.sweep_name = spec.sweep.name;  // as `run` records it
   std::vector<storage::TrialDefinition> defs;
   for (const auto& t : expansion.trials) {
     storage::TrialDefinition d;

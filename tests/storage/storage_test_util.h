@@ -46,7 +46,8 @@ inline SweepHeader sample_header() {
           .git_revision = "52bab56",
           .host = "node01",
           .torch_version = "2.5.1",
-          .mpi_version = "Open MPI v4.1.4"};
+          .mpi_version = "Open MPI v4.1.4",
+          .sweep_name = "sample"};
 }
 
 // Trial i: h_cycles = i + 1, non-default values in a few fields of every type.

@@ -327,6 +327,24 @@ TEST(StorageBadInput, AFileWithTheOldSpecAttributeNameStillReads) {
   EXPECT_EQ(ResultsReader{path}.header().spec_toml, sample_header().spec_toml);
 }
 
+// Files written before 2026-12-03 have no sweep_name attribute: they read with an empty name, the
+// status line shows the spec hash alone, and export names the sweep after the file as before.
+TEST(StorageBadInput, AFileWithoutTheSweepNameAttributeStillReads) {
+  const TempDir dir;
+  const std::string path = dir.file("older.h5");
+  write_sample(path);
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  ASSERT_GT(H5Aexists(file, "sweep_name"), 0);
+  ASSERT_GE(H5Adelete(file, "sweep_name"), 0);
+  H5Fclose(file);
+  const ResultsReader reader{path};
+  EXPECT_EQ(reader.header().sweep_name, "");
+  EXPECT_EQ(reader.header().spec_toml, sample_header().spec_toml);
+  const std::string text = format_status(reader, {});
+  EXPECT_TRUE(contains(text, ": sweep 0123456789ab, created")) << text;
+}
+
 TEST(StorageBadInput, AnExistingFileIsNeverOverwrittenByCreate) {
   const TempDir dir;
   const std::string path = dir.file("keep.h5");

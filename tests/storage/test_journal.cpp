@@ -238,6 +238,14 @@ TEST(StorageJournal, EveryRecordKindDecodesToWhatWasEncoded) {
 
   const HeaderRecord header{1, layout_signature(), testing::sample_header()};
   EXPECT_EQ(std::get<HeaderRecord>(decode(encode(header), where)).header, header.header);
+  // A journal written before the header had sweep_name (its last field, 8 bytes of length and
+  // the text) still decodes, with an empty name.
+  std::string old_header = encode(header);
+  old_header.resize(old_header.size() - 8 - header.header.sweep_name.size());
+  const auto old_back = std::get<HeaderRecord>(decode(old_header, where)).header;
+  EXPECT_EQ(old_back.sweep_name, "");
+  EXPECT_EQ(old_back.mpi_version, header.header.mpi_version);
+  EXPECT_EQ(old_back.spec_toml, header.header.spec_toml);
 
   TrialRow row;
   row.index = 2;

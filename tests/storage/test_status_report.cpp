@@ -50,7 +50,8 @@ TEST(StorageStatus, TextCountsStatusesAndShowsEachTrialOomCellsAndErrors) {
                        "4 trials: pending 1, running 1, done 1, oom 1, oom_predicted 0, "
                        "failed 0, interrupted 0"))
       << text;
-  EXPECT_TRUE(contains(text, "sweep 0123456789ab, created 2025-11-30T09:00:00Z")) << text;
+  EXPECT_TRUE(contains(text, "sweep sample (spec 0123456789ab), created 2025-11-30T09:00:00Z"))
+      << text;
   EXPECT_TRUE(contains(text, "step/total")) << text;
   // done trial: eval exact 0.875, 1h02m of wall time, rank 1 on cuda:0
   EXPECT_TRUE(contains(text, "100/100")) << text;
