@@ -11,6 +11,7 @@ namespace trm::core {
 int64_t ModelConfig::prefix_len() const {
   if (puzzle_emb_ndim <= 0) return 0;
   if (puzzle_emb_len > 0) return puzzle_emb_len;
+  if (hidden_size <= 0) return 0;  // an invalid config (validate() names it), not a division by 0
   return (puzzle_emb_ndim + hidden_size - 1) / hidden_size;
 }
 
@@ -73,14 +74,18 @@ std::vector<std::string> config_problems(const ModelConfig& c) {
     p.push_back(show("hidden_size", c.hidden_size) +
                 ": must be divisible by num_heads = " + std::to_string(c.num_heads));
   }
-  if (c.mixer == TokenMixer::attention && c.pos_encodings == PosEncoding::rope &&
+  // The checks below that combine fields run only where the fields they read are in range: an
+  // out-of-range field is reported once, by itself, and never divides by zero (num_heads = 0).
+  const bool sizes_valid =
+      c.hidden_size >= 1 && c.num_heads >= 1 && c.seq_len >= 1 && c.puzzle_emb_len >= 0;
+  if (c.mixer == TokenMixer::attention && c.pos_encodings == PosEncoding::rope && sizes_valid &&
       c.hidden_size % c.num_heads == 0 && c.head_dim() % 2 != 0) {
     p.push_back(show("hidden_size", c.hidden_size) + ": RoPE needs an even head_dim, got " +
                 std::to_string(c.head_dim()));
   }
   if (!(c.expansion > 0.0 && c.expansion <= 1024.0)) {
     p.push_back(show("expansion", c.expansion) + ": valid range (0, 1024]");
-  } else if (c.hidden_size >= 1 && c.seq_len >= 1) {
+  } else if (sizes_valid) {
     // The SwiGLU width is round(expansion * 2/3 * width) up to a multiple of 256: at 0 the MLP
     // blocks would vanish without a word.
     const bool token_mlp = c.mixer == TokenMixer::mlp;
@@ -102,7 +107,7 @@ std::vector<std::string> config_problems(const ModelConfig& c) {
   }
   if (!(c.rms_norm_eps > 0.0)) p.push_back(show("rms_norm_eps", c.rms_norm_eps) + ": must be > 0");
   if (!(c.rope_theta > 0.0)) p.push_back(show("rope_theta", c.rope_theta) + ": must be > 0");
-  if (c.puzzle_emb_ndim > 0 && c.puzzle_emb_len > 0 &&
+  if (c.puzzle_emb_ndim > 0 && c.puzzle_emb_len > 0 && c.hidden_size >= 1 &&
       c.puzzle_emb_ndim > c.puzzle_emb_len * c.hidden_size) {
     p.push_back(show("puzzle_emb_ndim", c.puzzle_emb_ndim) +
                 ": must fit in puzzle_emb_len * hidden_size = " +

@@ -108,7 +108,7 @@ struct ModelConfig {
   }
 
   // Derived sizes (TRM-SPEC §1.1, §1.4).
-  int64_t head_dim() const { return hidden_size / num_heads; }
+  int64_t head_dim() const { return num_heads > 0 ? hidden_size / num_heads : 0; }
   int64_t prefix_len() const;     // puzzle prefix positions actually used
   int64_t total_len() const { return prefix_len() + seq_len; }  // L_total = prefix + seq_len
 

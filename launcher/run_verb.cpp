@@ -1,15 +1,18 @@
 #include "launcher/run_verb.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <ctime>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <limits>
 #include <map>
@@ -55,6 +58,38 @@ extern "C" void on_broken_pipe(int) {}
 
 double now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// What a trial's folder tells of an attempt whose run was killed (kill -9, a node lost) before
+// it could record the attempt's end: the last time the trial process wrote there (its logs,
+// metrics or checkpoint; an orphaned trial process checkpoints on its parent's death), and the
+// largest peak_rss_bytes= its stdout.log holds (a trial process stopped by a signal reports its
+// peak there, as a finished one does).
+struct CutOffAttempt {
+  double last_write = std::numeric_limits<double>::quiet_NaN();
+  int64_t peak_rss_bytes = -1;
+};
+
+CutOffAttempt cut_off_attempt(const std::string& dir) {
+  CutOffAttempt a;
+  for (const char* name : {"stdout.log", "stderr.log", "metrics.jsonl", "checkpoint.pt"}) {
+    struct stat st {};
+    if (::stat((dir + "/" + name).c_str(), &st) != 0) continue;
+    const double t =
+        static_cast<double>(st.st_mtim.tv_sec) + 1e-9 * static_cast<double>(st.st_mtim.tv_nsec);
+    if (std::isnan(a.last_write) || t > a.last_write) a.last_write = t;
+  }
+  std::ifstream in(dir + "/stdout.log");
+  const std::string key = "peak_rss_bytes=";
+  for (std::string line; std::getline(in, line);) {
+    for (size_t at = line.find(key); at != std::string::npos; at = line.find(key, at + 1)) {
+      const char* first = line.data() + at + key.size();
+      int64_t v = -1;
+      if (std::from_chars(first, line.data() + line.size(), v).ec == std::errc{} && v > 0)
+        a.peak_rss_bytes = std::max(a.peak_rss_bytes, v);
+    }
+  }
+  return a;
 }
 
 std::string iso_now() {
@@ -286,6 +321,23 @@ class Coordinator {
       if (row.status == TrialStatus::failed && row.attempts > spec_.sweep.retries &&
           o_.retry_failed) {
         first_attempt_[row.index] = row.attempts;  // `retries` more after this one
+      }
+      if (row.status == TrialStatus::running) {
+        // Cut off: the run that ran it was killed (no run holds the file now: the lock says so).
+        // Its time and peak memory count, as an interrupted attempt's do; its status becomes
+        // interrupted, so that a resume killed before the trial starts again adds nothing twice.
+        const auto cut = cut_off_attempt(trial_dir(row.index));
+        if (!std::isnan(row.started) && !std::isnan(cut.last_write) &&
+            cut.last_write > row.started) {
+          row.wall_s = (std::isnan(row.wall_s) ? 0.0 : row.wall_s) + (cut.last_write - row.started);
+          row.finished = cut.last_write;
+        }
+        row.measured_peak_bytes = std::max(row.measured_peak_bytes, cut.peak_rss_bytes);
+        row.status = TrialStatus::interrupted;
+        results_.update_trial(row);
+        results_.log_event(row.index, "cut_off",
+                           "attempt " + std::to_string(row.attempts) +
+                               " was cut off (its run was killed); its time and peak memory count");
       }
       if (row.status == TrialStatus::done || row.status == TrialStatus::oom ||
           row.status == TrialStatus::oom_predicted ||
@@ -766,7 +818,8 @@ class Coordinator {
     auto row = results_.trials()[static_cast<size_t>(index)];
     row.finished = now();
     row.wall_s = (std::isnan(row.wall_s) ? 0.0 : row.wall_s) + (row.finished - started);
-    row.measured_peak_bytes = outcome.peak_rss_bytes;
+    // The largest of all attempts': a resumed attempt that only evaluates peaks lower.
+    row.measured_peak_bytes = std::max(row.measured_peak_bytes, outcome.peak_rss_bytes);
     row.error = outcome.error;
     using storage::TrialStatus;
     const char* word = "done";
@@ -784,7 +837,15 @@ class Coordinator {
       case TrialEnd::interrupted:
         row.status = TrialStatus::interrupted;
         word = "interrupted";
-        any_interrupted_ = true;
+        // Stopped by a signal this run did not get (a SIGTERM to one worker rank or to the trial
+        // process itself): the sweep goes on, and so does the trial, from its checkpoint. A few
+        // times per trial at most, so that something that stops it every time cannot loop.
+        if (!stopping_ && ++outside_stops_[index] <= kOutsideStopRequeues) {
+          requeue(index);
+          word = "interrupted (requeued)";
+        } else {
+          any_interrupted_ = true;
+        }
         break;
       case TrialEnd::failed:
         row.status = TrialStatus::failed;
@@ -805,7 +866,18 @@ class Coordinator {
       o << word << "  #" << index << " " << row.name;
       if (!std::isnan(row.final_exact_accuracy))
         o << " exact_accuracy=" << row.final_exact_accuracy;
-      o << " (" << sweep::format_seconds(row.finished - started) << ")\n" << std::flush;
+      o << " (" << sweep::format_seconds(row.finished - started) << ")";
+      // Why, for a failure or an OOM: the first line of its error (status shows it all).
+      if ((end == TrialEnd::failed || end == TrialEnd::oom) && !row.error.empty()) {
+        std::string why = row.error.substr(0, row.error.find('\n'));
+        if (why.size() > 160) {
+          size_t cut = 157;  // not inside a UTF-8 sequence
+          while (cut > 0 && (static_cast<unsigned char>(why[cut]) & 0xC0) == 0x80) --cut;
+          why = why.substr(0, cut) + "...";
+        }
+        o << ": " << why;
+      }
+      o << "\n" << std::flush;
     }
   }
 
@@ -823,8 +895,10 @@ class Coordinator {
   std::vector<Slot> slots_;
   std::map<int64_t, Active> active_;
   std::map<int64_t, std::string> dir_after_loss_;
-  std::map<int64_t, int64_t> first_attempt_;            // --retry-failed: attempts before this run
-  std::map<int64_t, int64_t> failures_;                 // times each trial failed in this run
+  std::map<int64_t, int64_t> first_attempt_;  // --retry-failed: attempts before this run
+  std::map<int64_t, int64_t> failures_;       // times each trial failed in this run
+  static constexpr int64_t kOutsideStopRequeues = 3;
+  std::map<int64_t, int64_t> outside_stops_;            // times each trial was stopped from outside
   std::vector<std::pair<Slot*, Assignment>> assigned_;  // this round's, not yet handed out
   bool stopping_ = false, any_failed_ = false, any_interrupted_ = false;
   bool live_ = false, shown_ = false;
@@ -919,10 +993,19 @@ int coordinate(const RunOptions& given, MpiSession* mpi, const NodeShare& share,
   const size_t queued = coordinator.build_queue(plan);
 
   const int world = mpi != nullptr ? mpi->size() : 1;
-  const int64_t local = world == 1 ? o.jobs : (o.coordinator_works ? 1 : 0);
+  // No more slots than trials to run: on a resume with two trials left, --jobs 8 gives each of the
+  // two a quarter of the cores, not an eighth.
+  const int64_t jobs = std::clamp<int64_t>(o.jobs, 1, std::max<int64_t>(1, queued));
+  const int64_t local = world == 1 ? jobs : (o.coordinator_works ? 1 : 0);
   RankSetup setup;
-  setup.threads = world == 1 ? std::max<int64_t>(1, rank_threads(1) / o.jobs)
+  setup.threads = world == 1 ? std::max<int64_t>(1, rank_threads(1) / jobs)
                              : rank_threads(share.runners_on_node);
+  if (world == 1 && jobs > rank_threads(1) && device.rfind("cuda", 0) != 0) {
+    err << "warning: --jobs " << o.jobs << ": " << jobs << " trials at once on " << rank_threads(1)
+        << (rank_threads(1) == 1 ? " core" : " cores")
+        << " share them and each runs several times slower; --jobs " << rank_threads(1)
+        << " or fewer is faster\n";
+  }
   setup.device = device;
   coordinator.add_local_slots(local, setup);
   if (mpi != nullptr) coordinator.add_worker_slots(world);
@@ -940,8 +1023,8 @@ int coordinate(const RunOptions& given, MpiSession* mpi, const NodeShare& share,
   }
   out << " to run on ";
   if (world == 1) {
-    out << o.jobs << (o.jobs == 1 ? " slot" : " slots") << " (" << setup.threads
-        << (setup.threads == 1 ? " thread" : " threads") << (o.jobs == 1 ? ")" : " each)");
+    out << jobs << (jobs == 1 ? " slot" : " slots") << " (" << setup.threads
+        << (setup.threads == 1 ? " thread" : " threads") << (jobs == 1 ? ")" : " each)");
   } else {
     out << world - 1 + (o.coordinator_works ? 1 : 0) << " MPI ranks (" << world << " in all)";
   }

@@ -368,7 +368,7 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
   auto stopped_in_setup = [&] {
     if (g_stop_signal == 0) return false;
     out << "stopped before the first step (signal " << g_stop_signal.load()
-        << "); run the same command again to start\n";
+        << "); peak_rss_bytes=" << peak_rss_bytes() << "; run the same command again to start\n";
     return true;
   };
 
@@ -471,7 +471,8 @@ int train_verb(const core::TrialConfig& config, const TrainOptions& options, std
   if (end == core::LoopEnd::stopped) {
     out << "stopped at step " << trainer.step() << "/" << trainer.total_steps()
         << (g_stop_signal != 0 ? " (signal " + std::to_string(g_stop_signal) + ")" : "")
-        << "; checkpoint " << checkpoint << "; run the same command again to continue\n";
+        << "; peak_rss_bytes=" << peak_rss_bytes() << "; checkpoint " << checkpoint
+        << "; run the same command again to continue\n";
     return kExitStopped;
   }
   trainer.save_weights((dir / "weights.pt").string());

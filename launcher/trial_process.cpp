@@ -29,7 +29,11 @@ std::string self_executable() {
   std::error_code ec;
   const auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) throw InternalError("cannot resolve /proc/self/exe: " + ec.message());
-  return path.string();
+  std::string text = path.string();
+  // The kernel's mark on a binary deleted or replaced since it started (trials still start: they
+  // exec /proc/self/exe).
+  if (text.ends_with(" (deleted)")) text.resize(text.size() - 10);
+  return text;
 }
 
 // The last `count` lines of `path` after byte `from` (what this attempt wrote: the log keeps every
@@ -49,6 +53,23 @@ std::string last_lines(const std::string& path, size_t count, int64_t from) {
     out += (out.empty() ? "" : "\n") + lines[i];
   }
   return out;
+}
+
+// `tail` without the trainer's progress lines ("train step ...", "eval  step ..."), when it has
+// any other line: an exit's reason (the trainer's "trm-sweep: out of memory ..." line) comes
+// first in the trial's error, not after where it was.
+std::string reason_first(const std::string& tail) {
+  std::string kept;
+  size_t begin = 0;
+  while (begin <= tail.size()) {
+    size_t end = tail.find('\n', begin);
+    if (end == std::string::npos) end = tail.size();
+    const std::string_view line(tail.data() + begin, end - begin);
+    if (!line.starts_with("train step ") && !line.starts_with("eval  step ") && !line.empty())
+      kept.append(kept.empty() ? "" : "\n").append(line);
+    begin = end + 1;
+  }
+  return kept.empty() ? tail : kept;
 }
 
 template <class Record>
@@ -225,11 +246,25 @@ void TrialProcess::spawn(std::vector<std::string> args) {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     signal(SIGINT, SIG_IGN);
     signal(SIGUSR1, SIG_IGN);
-    execve(argv[0], argv.data(), envp.data());
+    // The running binary itself, not the file at its path: a rebuild or an upgrade that replaces
+    // (or deletes) that file mid-sweep must not fail every trial left, nor mix two versions in
+    // one results file. argv[0] keeps the path, for ps and the logs.
+    execve("/proc/self/exe", argv.data(), envp.data());
     // Only async-signal-safe calls here: say why in the trial's stderr log, which the parent
     // reports with the failure.
-    static const char kMessage[] = "trm-sweep: cannot start the trial process: execve failed\n";
-    [[maybe_unused]] const ssize_t written = write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+    static const char kPrefix[] =
+        "trm-sweep: cannot start the trial process: execve /proc/self/exe failed, errno ";
+    char message[sizeof kPrefix + 16];
+    size_t n = 0;
+    for (; n + 1 < sizeof kPrefix; ++n) message[n] = kPrefix[n];
+    char digits[12];
+    size_t d = 0;
+    for (int v = errno > 0 ? errno : 0; d == 0 || v > 0; v /= 10) {
+      digits[d++] = static_cast<char>('0' + v % 10);
+    }
+    while (d > 0) message[n++] = digits[--d];
+    message[n++] = '\n';
+    [[maybe_unused]] const ssize_t written = write(STDERR_FILENO, message, n);
     _exit(127);
   }
 }
@@ -316,7 +351,8 @@ bool TrialProcess::poll(TrialOutcome* outcome) {
                    : code == kExitStopped     ? TrialEnd::interrupted
                                               : TrialEnd::failed;
     if (outcome->end != TrialEnd::done)
-      outcome->error = "exit " + std::to_string(code) + ": " + tail;
+      outcome->error = "exit " + std::to_string(code) + ": " +
+                       (outcome->end == TrialEnd::interrupted ? tail : reason_first(tail));
   } else if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
     // The kernel's OOM killer sends SIGKILL: an OOM result when the cgroup counted an OOM kill

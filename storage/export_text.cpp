@@ -67,12 +67,21 @@ std::string md_escape(const std::string& s) {
   // A line break would end the table row: cells stay on one line. A bar would end the cell, and
   // a backslash before it would escape the escape; < and > would open raw HTML where a renderer
   // allows it: all are backslash-escaped.
-  // (A backslash escapes only before punctuation: "h \\ l" stays as it is.)
+  // (A backslash escapes only before punctuation: "h \\ l" stays as it is.) Emphasis, code and
+  // strike-through marks (*x*, `c`, ~~s~~) and an entity (&amp;) would show a name changed:
+  // escaped too; an underscore only where it could open or close emphasis (at a word's edge),
+  // so that model.l_cycles stays as it reads.
+  auto word = [&](size_t j) {
+    return j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] < 0);
+  };
   for (size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
     const bool escaping_backslash =
         c == '\\' && i + 1 < s.size() && std::ispunct(static_cast<unsigned char>(s[i + 1]));
-    if (c == '|' || c == '<' || c == '>' || escaping_backslash) {
+    const bool emphasis =
+        c == '*' || c == '`' || c == '~' || (c == '_' && !(i > 0 && word(i - 1) && word(i + 1)));
+    const bool entity = c == '&' && (word(i + 1) || (i + 1 < s.size() && s[i + 1] == '#'));
+    if (c == '|' || c == '<' || c == '>' || escaping_backslash || emphasis || entity) {
       out += '\\';
       out += c;
     } else {

@@ -31,6 +31,8 @@ expect_error "l_cycles = 0: must be >= 1" model --set l_cycles=0
 expect_error "hidden_size = 100: must be divisible by num_heads = 8" model --set hidden_size=100
 expect_error "l_cycles = 7: latent = multiscale_z carries 6 z tensors, so n must be in [1, 6]" \
   model --set latent=multiscale_z --set l_cycles=7
+expect_error "num_heads = 0: must be >= 1" model --preset trm-att --set num_heads=0
+expect_error "hidden_size = 0: must be >= 1" model --preset hrm --set hidden_size=0
 expect_error 'mixer = "transformer": unknown value; valid: attention, mlp' model --set mixer=transformer
 expect_error "unknown key 'l_cycle'; did you mean 'l_cycles'? valid keys: hidden_size" \
   model --set l_cycle=3

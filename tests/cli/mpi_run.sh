@@ -3,6 +3,7 @@
 # trials), read back with Debian's h5py:
 #  - a 12-trial sweep ends with every trial done, with metrics, the same per trial as run locally;
 #  - a worker's child SIGKILLed mid-trial: the trial is retried (from its checkpoint) and done;
+#  - SIGTERM to one worker rank: its trial is requeued and finished from its checkpoint;
 #  - a trial past its memory budget ends oom, the others done;
 #  - SIGUSR1 to the job: running trials interrupted, exit 5; `resume` gives the straight results;
 #  - a worker rank that stops answering (SIGSTOP) is declared lost; its trial is done elsewhere;
@@ -63,9 +64,16 @@ rc=$?
 [ $rc -eq 0 ] && ok || fail "local run: exit $rc: $(tail -3 "$work/local.out")"
 compare "$work/local.h5" "$work/mpi.h5" && ok || fail "MPI and local runs differ per trial"
 
-# 2. Straight local run of the long sweep: the reference for the faults below.
-"$bin" run "$work/long.toml" -o "$work/straight.h5" --jobs 2 >"$work/straight.out" 2>&1 && ok ||
+# 2. Straight local run of the long sweep: the reference for the faults below. --jobs 9 for its
+# 4 trials: 4 slots, not 9 (and a warning where 4 trials at once oversubscribe the cores).
+"$bin" run "$work/long.toml" -o "$work/straight.h5" --jobs 9 >"$work/straight.out" 2>&1 && ok ||
   fail "straight run of the long sweep: $(tail -3 "$work/straight.out")"
+grep -q "^sweep mpi4: 4 of 4 trials to run on 4 slots (" "$work/straight.out" && ok ||
+  fail "--jobs 9 for 4 trials: $(head -2 "$work/straight.out")"
+if [ "$(nproc)" -lt 4 ]; then
+  grep -q "^warning: --jobs 9: 4 trials at once on $(nproc) cores share them" "$work/straight.out" &&
+    ok || fail "no oversubscription warning: $(head -2 "$work/straight.out")"
+fi
 
 # 3. A worker's child SIGKILLed mid-trial: retried from its checkpoint, done.
 mpirun --oversubscribe -np 3 "$bin" run "$work/long.toml" -o "$work/kill.h5" >"$work/kill.out" 2>&1 &
@@ -78,6 +86,19 @@ grep -q "failed (retrying)" "$work/kill.out" && ok || fail "the killed trial was
 compare "$work/straight.h5" "$work/kill.h5" && ok || fail "the retried trial's results differ"
 $py -c "import h5py,sys; a=h5py.File(sys.argv[1])['trials']['attempts']; assert sorted(a)==[1,1,1,2], a" \
   "$work/kill.h5" && ok || fail "attempts after one kill are not 1,1,1,2"
+
+# 3b. SIGTERM to one worker rank (not to the job): its trial checkpoints and stops, goes back to
+# the queue and is finished from its checkpoint; the sweep ends done, exit 0, as the straight run.
+mpirun --oversubscribe -np 3 "$bin" run "$work/long.toml" -o "$work/term.h5" >"$work/term.out" 2>&1 &
+job=$!
+child=$(wait_for_child 40 term.h5.trials) && kill -TERM "$(ps -o ppid= -p "$child" | tr -d ' ')" ||
+  fail "no worker rank to send SIGTERM"
+wait $job
+rc=$?
+{ [ $rc -eq 0 ] && grep -q "interrupted (requeued)" "$work/term.out" &&
+  "$bin" status "$work/term.h5" | grep -q "done 4"; } && ok ||
+  fail "SIGTERM to one worker rank: exit $rc: $(tail -5 "$work/term.out")"
+compare "$work/straight.h5" "$work/term.h5" && ok || fail "the requeued trial's results differ"
 
 # 4. Past the memory budget: oom, with the measured peak; the others done.
 mpi -np 3 "$bin" run "$src/tests/sweep/memory_budget_sweep.toml" -o "$work/oom.h5" >"$work/oom.out" 2>&1

@@ -71,6 +71,20 @@ hold_child() {
   return 1
 }
 
+# The binary replaced while the sweep runs (a rebuild, an upgrade): the trials left still start,
+# from the running binary (/proc/self/exe), not from what is at its path now.
+mkdir -p "$work/bin" && cp "$bin" "$work/bin/trm-sweep"
+"$work/bin/trm-sweep" run "$spec" -o "$work/rebuilt.h5" >"$work/rebuilt.out" 2>&1 &
+pid=$!
+held=$(hold_child "$work/rebuilt.h5") || fail "no trial process of rebuilt.h5 to hold"
+rm -f "$work/bin/trm-sweep" && printf '#!/bin/sh\nexit 1\n' >"$work/bin/trm-sweep" &&
+  chmod +x "$work/bin/trm-sweep"
+[ -n "$held" ] && kill -CONT "$held"
+wait $pid
+rc=$?
+{ [ $rc -eq 0 ] && "$bin" status "$work/rebuilt.h5" 2>&1 | grep -q "done 4"; } && ok ||
+  fail "binary replaced mid-sweep: exit $rc: $(tail -3 "$work/rebuilt.out")"
+
 # Stopped by SIGTERM while a trial runs, then resumed: the same metrics as the straight run.
 "$bin" run "$spec" -o "$work/b.h5" >"$work/b.out" 2>&1 &
 pid=$!
@@ -118,9 +132,39 @@ grep -q "no trm-sweep process is writing this file: the 1 trial(s) shown running
 timeout 20 "$bin" status "$work/c.h5" --watch 1 >/dev/null 2>&1 && ok ||
   fail "status --watch went on after the run was killed"
 "$bin" status "$work/a.h5" | grep -q "no trm-sweep process" && fail "a finished sweep called cut off" || ok
+# The cut-off attempt: its start, and the last time its trial process wrote to its folder.
+cut=$($py - "$work/c.h5" <<'PY'
+import os, sys, h5py
+f = h5py.File(sys.argv[1], "r", swmr=True)
+rows = [r for r in f["trials"][:] if r["status"].decode() == "running"]
+assert len(rows) == 1, rows
+d = sys.argv[1] + ".trials/" + rows[0]["id"].decode()
+last = max(os.stat(os.path.join(d, n)).st_mtime for n in os.listdir(d)
+           if n in ("stdout.log", "stderr.log", "metrics.jsonl", "checkpoint.pt"))
+print(int(rows[0]["index"]), repr(float(rows[0]["started"])), repr(last))
+PY
+)
 "$bin" resume "$work/c.h5" >>"$work/c.out" 2>&1
 rc=$?
 [ $rc -eq 0 ] && ok || fail "resume after kill -9: exit $rc: $(tail -3 "$work/c.out")"
+# Its time counts in wall_s, and its peak memory (from the stop line its trial process wrote on
+# its parent's death) in measured_peak_bytes, beside the attempt that finished it.
+$py - "$work/c.h5" $cut <<'PY' && ok || fail "the cut-off attempt's time or peak memory is missing: $cut"
+import re, sys, h5py
+path, index, started, last = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+f = h5py.File(path, "r")
+row = f["trials"][index]
+assert row["status"].decode() == "done" and row["attempts"] == 2, row
+assert last > started, (started, last)
+second = row["finished"] - row["started"]
+assert row["wall_s"] >= second + (last - started) - 1e-3, (row["wall_s"], second, last - started)
+log = open(path + ".trials/" + row["id"].decode() + "/stdout.log").read()
+stop = re.search(r"^stopped (at step|before the first step) .*; peak_rss_bytes=([0-9]+); ", log, re.M)
+assert stop, log
+assert row["measured_peak_bytes"] >= int(stop.group(2)), (row["measured_peak_bytes"], stop.group(2))
+events = [e["kind"].decode() for e in f["events"][:] if e["trial"] == index]
+assert "cut_off" in events, events
+PY
 # --from-journal on a file its journal accounts for: said so, nothing set aside.
 "$bin" resume "$work/c.h5" --from-journal >"$work/c.fj" 2>&1
 rc=$?

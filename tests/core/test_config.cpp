@@ -54,6 +54,30 @@ TEST(ModelConfigValidation, MultiscaleZAllowsAtMostSixRecursions) {
   EXPECT_NE(problem_text(c).find("[1, 6]"), std::string::npos);
 }
 
+// Every numeric field at 0 or below, in every preset (the attention ones divide by num_heads):
+// either a valid value or exactly one problem, naming that field and value; never a crash
+// (num_heads = 0 with RoPE once raised SIGFPE) and never a second problem derived from the first.
+TEST(ModelConfigValidation, EachNumericFieldOutOfRangeIsOneProblemNamingIt) {
+  for (const ModelConfig& preset : {ModelConfig{}, trm_attention_config(), hrm_config()}) {
+    for (const auto& key : field_names()) {
+      for (const char* value : {"0", "-1", "-0.5"}) {
+        ModelConfig c = preset;
+        try {
+          set_field(c, key, value);
+        } catch (const ConfigError&) {
+          continue;  // an enum, a bool, or an integer field given -0.5
+        }
+        const auto problems = config_problems(c);
+        if (problems.empty()) continue;  // 0 is valid for puzzle_emb_ndim and puzzle_emb_len
+        ASSERT_EQ(problems.size(), 1u) << key << " = " << value << ": " << problem_text(c);
+        EXPECT_EQ(problems.front().rfind(key + " = " + get_field(c, key) + ":", 0), 0u)
+            << problems.front();
+        EXPECT_THROW(validate(c), ConfigError);
+      }
+    }
+  }
+}
+
 TEST(ModelConfigValidation, ASingleProblemIsOneLine) {
   ModelConfig c;
   c.l_cycles = 0;

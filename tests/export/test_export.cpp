@@ -150,6 +150,35 @@ TEST(Export, NamesWithLineBreaksBarsAndAngleBracketsStayInTheirCell) {
   EXPECT_NE(tex.find("a\\textless{}b\\textgreater{}\\textbar{}c d"), std::string::npos) << tex;
 }
 
+// Markdown markup in a name (emphasis, code, strike-through, an entity) is shown as typed, not
+// rendered: escaped; an underscore inside a word (model.l_cycles) is left as it reads.
+TEST(Export, MarkdownMarkupInNamesIsEscapedAndInnerUnderscoresAreNot) {
+  const TempDir dir;
+  const std::string path = dir.file("markup.h5");
+  exporttest::write_sample(
+      path, "empty",
+      "[base]\nmodel.hidden_size = 64\n\n[[variant]]\n"
+      "name = \"*x* _y_ `c` ~~s~~ &amp; a & b l_cycles\"\nmodel.l_cycles = 3\n");
+  {
+    auto w = ResultsWriter::open(path);
+    for (auto row : w.trials()) {
+      row.status = TrialStatus::done;
+      row.step = row.total_steps;
+      row.final_exact_accuracy = 0.5;
+      w.update_trial(row);
+    }
+  }
+  const ResultsReader reader(path);
+  TableRequest raw;
+  raw.kind = "raw";
+  raw.name = "raw";
+  const std::string md = export_tables(reader, {raw}, ExportFormat::md);
+  EXPECT_NE(md.find("| \\*x\\* \\_y\\_ \\`c\\` \\~\\~s\\~\\~ \\&amp; a & b l_cycles |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| model.l_cycles |"), std::string::npos) << md;
+}
+
 // pdfLaTeX stops at a Greek letter or a math symbol in text ("Unicode character α not set up
 // for use with LaTeX"): they become math commands; accented Latin letters stay as they are.
 TEST(Export, GreekLettersAndMathSymbolsInNamesBecomeLatexCommands) {
@@ -217,7 +246,7 @@ TEST(Export, MarkupInNamesIsEscapedAndAFinishedTrialWithoutAValueIsNa) {
   EXPECT_NE(tex.find("    {[}A{]} no EMA & "), std::string::npos) << tex;
   EXPECT_NE(tex.find("    {}*run \\#2 & n/a & "), std::string::npos) << tex;
   const std::string md = export_tables(reader, {ablation}, ExportFormat::md);
-  EXPECT_NE(md.find("| *run #2 | n/a |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| \\*run #2 | n/a |"), std::string::npos) << md;
   EXPECT_NE(md.find("n/a: finished without a value of this metric"), std::string::npos) << md;
   const std::string json = export_tables(reader, {ablation}, ExportFormat::json);
   EXPECT_NE(json.find("\"missing_seeds\": [], \"status\": \"no_value\""), std::string::npos)
