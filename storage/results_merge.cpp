@@ -116,8 +116,8 @@ MergeReport merge_results(const std::string& out, const std::vector<std::string>
     chosen.emplace_back(s);
     if (!is_final(s.row.status)) {
       report.warnings.push_back("trial " + s.row.name + " is " + describe(s.row) + " in " +
-                                inputs[s.input] + ": finish that shard (`trm-sweep resume " +
-                                inputs[s.input] + "`) before merging, its checkpoint is there");
+                                inputs[s.input] + ": merged unfinished (`trm-sweep resume " + out +
+                                "` finishes it)");
     }
     sources.erase(it);
   };

@@ -92,6 +92,46 @@ check "half.h5 has 2 done, 2 pending: $(cat half.out)" grep -q "4 trials (2 done
 "$bin" merge twice.h5 part0.h5 part1.h5 part0.h5 >/dev/null 2>twice.err
 check "duplicate warning: $(cat twice.err)" grep -q "kept the copy from part0.h5" twice.err
 
+# A shard stopped mid-trial (SIGTERM: its trial checkpoints, exit 5), merged with the other,
+# finished one: merge copies the stopped trial's folder beside the merged file, and resume of the
+# merged file continues that trial from its checkpoint (attempt 2, every step stored once).
+sed 's/train.steps = 60/train.steps = 400/' "$spec" >long.toml
+"$bin" run long.toml -o long1.h5 --shard 1/2 >long1.log 2>&1 || fail "long shard 1: $(tail -3 long1.log)"
+"$bin" run long.toml -o long0.h5 --shard 0/2 >long0.log 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+  m=$(ls long0.h5.trials/*/metrics.jsonl 2>/dev/null | head -1)
+  [ -n "$m" ] && [ "$(wc -l <"$m")" -ge 40 ] && break
+  sleep 0.05
+done
+kill -TERM $pid
+wait $pid
+rc=$?
+check "SIGTERM to shard 0: exit $rc (want 5): $(tail -3 long0.log)" [ $rc -eq 5 ]
+"$bin" merge longm.h5 long0.h5 long1.h5 >longm.out 2>longm.err
+rc=$?
+stopped=$(/usr/bin/python3 -c 'import sys, h5py
+print(*[r["id"].decode() for r in h5py.File(sys.argv[1], "r")["trials"][:] if r["status"] == b"interrupted"])' long0.h5)
+check "merge of a stopped shard: exit $rc, $(cat longm.err)" [ $rc -eq 0 ]
+check "one stopped trial in shard 0: '$stopped'" [ "$(echo "$stopped" | wc -w)" -eq 1 ]
+check "merge copied its folder: $(cat longm.err)" grep -q "^copied .*long0.h5.trials/$stopped to .*longm.h5.trials/$stopped: " longm.err
+check "the copy has the checkpoint" [ -f "longm.h5.trials/$stopped/checkpoint.pt" ]
+"$bin" resume longm.h5 >longm.log 2>&1
+rc=$?
+check "resume of the merged file: exit $rc: $(tail -3 longm.log)" [ $rc -eq 0 ]
+/usr/bin/python3 - longm.h5 "$stopped" <<'PY' && ok || fail "the stopped trial was not continued from its checkpoint"
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+rows = f["trials"][:]
+assert [r["status"] for r in rows] == [b"done"] * 4, rows["status"]
+r = [r for r in rows if r["id"].decode() == sys.argv[2]][0]
+assert r["attempts"] == 2, r
+steps = list(f["trial/%06d" % r["index"]]["train"]["step"])
+assert steps == list(range(1, 401)), steps[:5]
+PY
+grep -q "resuming .* at step [1-9]" "longm.h5.trials/$stopped/stderr.log" && ok ||
+  fail "the resumed trial started from step 0: $(grep -m2 'resuming\|no checkpoint' "longm.h5.trials/$stopped/stderr.log")"
+
 # Bad inputs: exit 2, one line naming the problem.
 bad() {  # bad DESCRIPTION EXPECTED-TEXT ARGS...
   local what=$1 text=$2

@@ -125,7 +125,7 @@ TEST(ResultsMerge, ADuplicateKeepsTheFinishedCopyElseTheOneWithMoreSteps) {
       << report.warnings.size();
   EXPECT_TRUE(mentions(report.warnings, "kept the copy from " + dir.file("a.h5") +
                                             " (interrupted, 80 steps) over interrupted, 30 steps"));
-  EXPECT_TRUE(mentions(report.warnings, "before merging"));  // trial 1 is unfinished
+  EXPECT_TRUE(mentions(report.warnings, "merged unfinished"));  // trial 1 is unfinished
 }
 
 // Two final copies at the same step: the finished one is the result, whichever input is first.
