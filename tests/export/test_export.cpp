@@ -122,14 +122,14 @@ TEST(Export, CellsAreMeanAndStdOverSeedsWithNAndMissingSeedsFlagged) {
             std::string::npos);
 }
 
-// A name with a line break, a bar and angle brackets stays in its cell: one table row in
-// Markdown, and LaTeX's own commands (its text fonts print < > | as other glyphs).
-TEST(Export, NamesWithLineBreaksBarsAndAngleBracketsStayInTheirCell) {
+// The raw table, in `format`, of a sample sweep with one variant named `toml_name` (a TOML
+// string's inside), every trial done with an exact accuracy of 0.5.
+std::string raw_table_named(const std::string& toml_name, ExportFormat format) {
   const TempDir dir;
   const std::string path = dir.file("names.h5");
   exporttest::write_sample(path, "empty",
-                           "[base]\nmodel.hidden_size = 64\n\n[[variant]]\nname = \"a<b>|c\\nd\"\n"
-                           "model.l_cycles = 3\n");
+                           "[base]\nmodel.hidden_size = 64\n\n[[variant]]\nname = \"" + toml_name +
+                               "\"\nmodel.l_cycles = 3\n");
   {
     auto w = ResultsWriter::open(path);
     for (auto row : w.trials()) {
@@ -139,40 +139,27 @@ TEST(Export, NamesWithLineBreaksBarsAndAngleBracketsStayInTheirCell) {
       w.update_trial(row);
     }
   }
-  const ResultsReader reader(path);
   TableRequest raw;
   raw.kind = "raw";
   raw.name = "raw";
-  const std::string md = export_tables(reader, {raw}, ExportFormat::md);
+  return export_tables(ResultsReader(path), {raw}, format);
+}
+
+// A name with a line break, a bar and angle brackets stays in its cell: one table row in
+// Markdown, and LaTeX's own commands (its text fonts print < > | as other glyphs).
+TEST(Export, NamesWithLineBreaksBarsAndAngleBracketsStayInTheirCell) {
+  const std::string md = raw_table_named("a<b>|c\\nd", ExportFormat::md);
   // Escaped for Markdown: no raw HTML, and the bar stays inside the cell.
   EXPECT_NE(md.find("| a\\<b\\>\\|c d |"), std::string::npos) << md;
-  const std::string tex = export_tables(reader, {raw}, ExportFormat::latex);
+  const std::string tex = raw_table_named("a<b>|c\\nd", ExportFormat::latex);
   EXPECT_NE(tex.find("a\\textless{}b\\textgreater{}\\textbar{}c d"), std::string::npos) << tex;
 }
 
 // Markdown markup in a name (emphasis, code, strike-through, an entity) is shown as typed, not
 // rendered: escaped; an underscore inside a word (model.l_cycles) is left as it reads.
 TEST(Export, MarkdownMarkupInNamesIsEscapedAndInnerUnderscoresAreNot) {
-  const TempDir dir;
-  const std::string path = dir.file("markup.h5");
-  exporttest::write_sample(
-      path, "empty",
-      "[base]\nmodel.hidden_size = 64\n\n[[variant]]\n"
-      "name = \"*x* _y_ `c` ~~s~~ &amp; a & b l_cycles\"\nmodel.l_cycles = 3\n");
-  {
-    auto w = ResultsWriter::open(path);
-    for (auto row : w.trials()) {
-      row.status = TrialStatus::done;
-      row.step = row.total_steps;
-      row.final_exact_accuracy = 0.5;
-      w.update_trial(row);
-    }
-  }
-  const ResultsReader reader(path);
-  TableRequest raw;
-  raw.kind = "raw";
-  raw.name = "raw";
-  const std::string md = export_tables(reader, {raw}, ExportFormat::md);
+  const std::string md =
+      raw_table_named("*x* _y_ `c` ~~s~~ &amp; a & b l_cycles", ExportFormat::md);
   EXPECT_NE(md.find("| \\*x\\* \\_y\\_ \\`c\\` \\~\\~s\\~\\~ \\&amp; a & b l_cycles |"),
             std::string::npos)
       << md;
@@ -182,25 +169,7 @@ TEST(Export, MarkdownMarkupInNamesIsEscapedAndInnerUnderscoresAreNot) {
 // pdfLaTeX stops at a Greek letter or a math symbol in text ("Unicode character α not set up
 // for use with LaTeX"): they become math commands; accented Latin letters stay as they are.
 TEST(Export, GreekLettersAndMathSymbolsInNamesBecomeLatexCommands) {
-  const TempDir dir;
-  const std::string path = dir.file("greek.h5");
-  exporttest::write_sample(path, "empty",
-                           "[base]\nmodel.hidden_size = 64\n\n[[variant]]\n"
-                           "name = \"β≤0.9, Δt→∞ (café)\"\nmodel.l_cycles = 3\n");
-  {
-    auto w = ResultsWriter::open(path);
-    for (auto row : w.trials()) {
-      row.status = TrialStatus::done;
-      row.step = row.total_steps;
-      row.final_exact_accuracy = 0.5;
-      w.update_trial(row);
-    }
-  }
-  const ResultsReader reader(path);
-  TableRequest raw;
-  raw.kind = "raw";
-  raw.name = "raw";
-  const std::string tex = export_tables(reader, {raw}, ExportFormat::latex);
+  const std::string tex = raw_table_named("β≤0.9, Δt→∞ (café)", ExportFormat::latex);
   EXPECT_NE(tex.find("$\\beta$$\\leq$0.9, $\\Delta$t$\\rightarrow$$\\infty$ (café)"),
             std::string::npos)
       << tex;
