@@ -70,14 +70,17 @@ std::vector<std::string> config_problems(const ModelConfig& c) {
   within("puzzle_emb_len", c.puzzle_emb_len, 0, int64_t{1} << 16);
   within("num_puzzle_identifiers", c.num_puzzle_identifiers, 1, int64_t{1} << 31);
   within("halt_max_steps", c.halt_max_steps, 1, int64_t{1} << 16);
-  if (c.hidden_size >= 1 && c.num_heads >= 1 && c.hidden_size % c.num_heads != 0) {
+  if (c.hidden_size >= 1 && c.hidden_size <= 65536 && c.num_heads >= 1 && c.num_heads <= 4096 &&
+      c.hidden_size % c.num_heads != 0) {
     p.push_back(show("hidden_size", c.hidden_size) +
                 ": must be divisible by num_heads = " + std::to_string(c.num_heads));
   }
   // The checks below that combine fields run only where the fields they read are in range: an
   // out-of-range field is reported once, by itself, and never divides by zero (num_heads = 0).
-  const bool sizes_valid =
-      c.hidden_size >= 1 && c.num_heads >= 1 && c.seq_len >= 1 && c.puzzle_emb_len >= 0;
+  const bool sizes_valid = c.hidden_size >= 1 && c.hidden_size <= 65536 && c.num_heads >= 1 &&
+                           c.num_heads <= 4096 && c.seq_len >= 1 &&
+                           c.seq_len <= (int64_t{1} << 20) && c.puzzle_emb_len >= 0 &&
+                           c.puzzle_emb_len <= (int64_t{1} << 16);
   if (c.mixer == TokenMixer::attention && c.pos_encodings == PosEncoding::rope && sizes_valid &&
       c.hidden_size % c.num_heads == 0 && c.head_dim() % 2 != 0) {
     p.push_back(show("hidden_size", c.hidden_size) + ": RoPE needs an even head_dim, got " +
@@ -107,13 +110,13 @@ std::vector<std::string> config_problems(const ModelConfig& c) {
   }
   if (!(c.rms_norm_eps > 0.0)) p.push_back(show("rms_norm_eps", c.rms_norm_eps) + ": must be > 0");
   if (!(c.rope_theta > 0.0)) p.push_back(show("rope_theta", c.rope_theta) + ": must be > 0");
-  if (c.puzzle_emb_ndim > 0 && c.puzzle_emb_len > 0 && c.hidden_size >= 1 &&
-      c.puzzle_emb_ndim > c.puzzle_emb_len * c.hidden_size) {
+  if (sizes_valid && c.puzzle_emb_ndim > 0 && c.puzzle_emb_ndim <= (int64_t{1} << 20) &&
+      c.puzzle_emb_len > 0 && c.puzzle_emb_ndim > c.puzzle_emb_len * c.hidden_size) {
     p.push_back(show("puzzle_emb_ndim", c.puzzle_emb_ndim) +
                 ": must fit in puzzle_emb_len * hidden_size = " +
                 std::to_string(c.puzzle_emb_len * c.hidden_size));
   }
-  if (c.latent == Latent::multiscale_z && c.l_cycles > kMultiscaleLatents) {
+  if (c.latent == Latent::multiscale_z && c.l_cycles > kMultiscaleLatents && c.l_cycles <= 1024) {
     p.push_back(show("l_cycles", c.l_cycles) + ": latent = multiscale_z carries " +
                 std::to_string(kMultiscaleLatents) + " z tensors, so n must be in [1, " +
                 std::to_string(kMultiscaleLatents) + "]");

@@ -6,7 +6,9 @@
 namespace trm::core {
 
 std::string format_double(double v) {
-  // Shortest text that reads back to the same double (canonical for ids and files).
+  // Shortest text that reads back to the same double (canonical for ids and files); -0 is 0, the
+  // same setting, so one cell and one id.
+  if (v == 0) v = 0;
   char buf[64];
   const auto result = std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, result.ptr);
@@ -29,7 +31,7 @@ void parse_field(std::string_view key, std::string_view text, double& out) {
   if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v)) {
     throw ConfigError(std::string(key) + " = \"" + s + "\": expected a finite number");
   }
-  out = v;
+  out = v == 0 ? 0.0 : v;  // -0 is 0 (format_double)
 }
 
 void parse_field(std::string_view key, std::string_view text, bool& out) {
@@ -101,15 +103,17 @@ std::string unknown_key_message(std::string_view key, const std::vector<std::str
     const auto key_dot = key.rfind('.');
     const std::string_view key_leaf =
         key_dot == std::string_view::npos ? key : key.substr(key_dot + 1);
-    // And leaf to leaf: a key in the wrong section ("train.hidden_size") finds its own.
-    const size_t d = std::min({edit_distance(key, name), edit_distance(key, leaf),
-                               edit_distance(key_leaf, name), edit_distance(key_leaf, leaf)});
-    if (nearest == nullptr || d < best) {
+    // And leaf to leaf: a key in the wrong section ("train.hidden_size") finds its own. Near
+    // enough to be a slip, measured on the key's own last part: a shared "model." prefix makes
+    // no two keys alike, and a short leaf ("foo") is no slip of another ("box") two letters away.
+    const size_t d = std::min(edit_distance(key_leaf, name), edit_distance(key_leaf, leaf));
+    const bool near = d <= std::max<size_t>(1, key_leaf.size() / 3);
+    if (near && (nearest == nullptr || d < best)) {
       nearest = &name;
       best = d;
     }
   }
-  if (nearest != nullptr && best <= std::max<size_t>(2, key.size() / 3)) {
+  if (nearest != nullptr) {
     msg += "; did you mean '" + *nearest + "'? valid keys:";
   } else {
     msg += "; valid keys:";

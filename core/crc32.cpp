@@ -36,7 +36,7 @@ uint32_t crc32(std::string_view bytes) {
   return c ^ 0xFFFFFFFFu;
 }
 
-std::string zip_damage(std::string_view a) {
+std::string zip_entries(std::string_view a, std::vector<ZipEntry>* out) {
   const size_t n = a.size();
   // The end-of-directory record: the last 22 bytes, before a comment of up to 64 KiB.
   size_t end = std::string::npos;
@@ -60,14 +60,15 @@ std::string zip_damage(std::string_view a) {
   size_t at = directory;
   for (uint64_t e = 0; e < entries; ++e) {
     if (at + 46 > n || le(a, at, 4) != kCentral) return "damaged zip directory";
-    const auto method = le(a, at + 10, 2);
-    const auto crc = static_cast<uint32_t>(le(a, at + 16, 4));
+    ZipEntry entry;
+    entry.method = static_cast<int>(le(a, at + 10, 2));
+    entry.crc = static_cast<uint32_t>(le(a, at + 16, 4));
     uint64_t size = le(a, at + 20, 4);
     uint64_t local = le(a, at + 42, 4);
     const size_t name_len = le(a, at + 28, 2), extra_len = le(a, at + 30, 2),
                  comment_len = le(a, at + 32, 2);
     if (at + 46 + name_len + extra_len > n) return "damaged zip directory";
-    const std::string name(a.substr(at + 46, name_len));
+    entry.name = std::string(a.substr(at + 46, name_len));
     // Zip64: the fields that did not fit are in extra field 1, in this order.
     const uint64_t raw_size = le(a, at + 24, 4);
     for (size_t x = at + 46 + name_len; x + 4 <= at + 46 + name_len + extra_len;) {
@@ -80,12 +81,24 @@ std::string zip_damage(std::string_view a) {
       }
       x += 4 + len;
     }
-    if (local + 30 > n || le(a, local, 4) != kLocal) return "entry '" + name + "': damaged header";
-    const uint64_t data = local + 30 + le(a, local + 26, 2) + le(a, local + 28, 2);
-    if (data + size > n) return "entry '" + name + "': cut short";
-    if (method == 0 && crc32(a.substr(data, size)) != crc)
-      return "entry '" + name + "': its bytes do not match their CRC-32";
+    if (local + 30 > n || le(a, local, 4) != kLocal)
+      return "entry '" + entry.name + "': damaged header";
+    entry.offset = local + 30 + le(a, local + 26, 2) + le(a, local + 28, 2);
+    entry.size = size;
+    if (entry.offset > n || entry.size > n - entry.offset)
+      return "entry '" + entry.name + "': cut short";
+    out->push_back(std::move(entry));
     at += 46 + name_len + extra_len + comment_len;
+  }
+  return "";
+}
+
+std::string zip_damage(std::string_view a) {
+  std::vector<ZipEntry> entries;
+  if (auto damage = zip_entries(a, &entries); !damage.empty()) return damage;
+  for (const ZipEntry& e : entries) {
+    if (e.method == 0 && crc32(a.substr(e.offset, e.size)) != e.crc)
+      return "entry '" + e.name + "': its bytes do not match their CRC-32";
   }
   return "";
 }

@@ -13,8 +13,10 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -23,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/crc32.h"
 #include "core/errors.h"
 
 namespace trm::core {
@@ -258,7 +261,10 @@ constexpr int kMaxDepth = 1000;
 // renumbered. It also learns how many bytes each storage record must hold.
 class PickleRewriter {
  public:
-  PickleRewriter(std::string_view pickle, const std::string& path) : in_(pickle), path_(path) {}
+  // With `script_module`, also the pickle of a TorchScript archive (torch::serialize::
+  // OutputArchive: a __torch__ object built by NEWOBJ, its attributes set by BUILD), for checking.
+  PickleRewriter(std::string_view pickle, const std::string& path, bool script_module = false)
+      : in_(pickle), path_(path), script_module_(script_module) {}
 
   std::string rewrite() {
     Node* root = parse();
@@ -284,6 +290,52 @@ class PickleRewriter {
     emit(root, 0);
     out_.push_back(static_cast<char>(kStop));
     return std::move(out_);
+  }
+
+  // Parses the pickle and checks every tensor it builds against its storage, and every storage
+  // against the size of its record (record_bytes: the bytes of record data/<key>, or nothing).
+  using RecordBytes = std::function<std::optional<uint64_t>(const std::string&)>;
+  void check_tensors(const RecordBytes& record_bytes) {
+    parse();
+    for (const auto& node : nodes_) {
+      if (node->kind != Node::Kind::kCall) continue;
+      // torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, ...)
+      const auto& a = node->items[1]->items;
+      if (a.size() < 4 || a[0]->kind != Node::Kind::kPersistentId ||
+          a[1]->kind != Node::Kind::kInt || a[2]->kind != Node::Kind::kTuple ||
+          a[3]->kind != Node::Kind::kTuple || a[2]->items.size() != a[3]->items.size()) {
+        fail(path_, "a tensor whose arguments are not (storage, offset, size, stride)");
+      }
+      const auto& id = a[0]->items[0]->items;  // ('storage', class, key, location, numel)
+      int64_t last = a[1]->int_value;
+      bool ok = last >= 0, empty = false;
+      for (size_t d = 0; ok && d < a[2]->items.size(); ++d) {
+        const Node* size = a[2]->items[d];
+        const Node* stride = a[3]->items[d];
+        ok = size->kind == Node::Kind::kInt && stride->kind == Node::Kind::kInt &&
+             size->int_value >= 0 && stride->int_value >= 0;
+        if (!ok || size->int_value == 0) {
+          empty = empty || ok;
+          continue;
+        }
+        int64_t reach = 0;
+        ok = !__builtin_mul_overflow(size->int_value - 1, stride->int_value, &reach) &&
+             !__builtin_add_overflow(last, reach, &last);
+      }
+      if (!ok || (!empty && last >= id[4]->int_value)) {
+        fail(path_, "a tensor of storage data/" + id[2]->text +
+                        " reaches past the end of its storage (" +
+                        std::to_string(id[4]->int_value) + " elements)");
+      }
+    }
+    for (const auto& [key, bytes] : storage_bytes_) {
+      const auto have = record_bytes(key);
+      if (!have) fail(path_, "record data/" + key + " is missing");
+      if (*have < bytes) {
+        fail(path_, "record data/" + key + " holds " + std::to_string(*have) +
+                        " bytes but its storage needs " + std::to_string(bytes));
+      }
+    }
   }
 
   // Bytes that record data/<key> must hold at least.
@@ -394,7 +446,10 @@ class PickleRewriter {
 
   void push_global(std::string module, std::string name) {
     c10::ScalarType unused;
-    bool known = (module == "collections" && name == "OrderedDict") ||
+    const bool script_class =
+        script_module_ && (module == "__torch__" || module.rfind("__torch__.", 0) == 0);
+    bool known = script_class ||
+                 (module == "collections" && name == "OrderedDict") ||
                  (module == "torch._utils" &&
                   (name == "_rebuild_tensor_v2" || name == "_rebuild_parameter" ||
                    name == "_rebuild_parameter_with_state")) ||
@@ -576,6 +631,17 @@ class PickleRewriter {
           break;
         }
         case kReduce: reduce(); break;
+        case kNewObj: {  // a TorchScript object: its attributes come with BUILD
+          if (!script_module_) unsupported(code);
+          Node* args = pop();
+          Node* cls = pop();
+          if (cls->kind != Node::Kind::kGlobal || args->kind != Node::Kind::kTuple ||
+              cls->text.rfind("__torch__", 0) != 0) {
+            bad(std::string("NEWOBJ of ") + describe(cls->kind) + " with " + describe(args->kind));
+          }
+          stack_.push_back(make(Node::Kind::kDict));
+          break;
+        }
         case kBuild:  // drops the object's state (an OrderedDict's _metadata)
           pop();
           top();
@@ -586,13 +652,15 @@ class PickleRewriter {
         case kMemoize: memo_put(memo_.size()); break;
         case kBinGet: memo_get(read_le(1)); break;
         case kLongBinGet: memo_get(read_le(4)); break;
-        default: {
-          char hex[8];
-          std::snprintf(hex, sizeof(hex), "0x%02x", code);
-          bad(std::string("unsupported pickle opcode ") + opcode_name(code) + " (" + hex + ")");
-        }
+        default: unsupported(code);
       }
     }
+  }
+
+  [[noreturn]] void unsupported(uint8_t code) const {
+    char hex[8];
+    std::snprintf(hex, sizeof(hex), "0x%02x", code);
+    bad(std::string("unsupported pickle opcode ") + opcode_name(code) + " (" + hex + ")");
   }
 
   // ---- writing ----
@@ -696,6 +764,7 @@ class PickleRewriter {
 
   std::string_view in_;
   const std::string& path_;
+  bool script_module_ = false;
   size_t pos_ = 0;
   size_t opcode_pos_ = 0;
   std::vector<std::unique_ptr<Node>> nodes_;
@@ -808,6 +877,46 @@ std::vector<NamedTensor> read_archive(const std::string& path) {
 }
 
 }  // namespace
+
+std::string torch_archive_damage(std::string_view archive, bool* script) {
+  *script = false;
+  std::vector<ZipEntry> entries;
+  if (auto damage = zip_entries(archive, &entries); !damage.empty()) return damage;
+  // The pickle is <archive>/data.pkl; its storages are <archive>/data/<key>.
+  const ZipEntry* pickle = nullptr;
+  for (const ZipEntry& e : entries) {
+    const size_t slash = e.name.find('/');
+    if (slash != std::string::npos && e.name.compare(slash, std::string::npos, "/data.pkl") == 0)
+      pickle = &e;
+  }
+  if (pickle == nullptr) return "";
+  const std::string_view data = archive.substr(pickle->offset, pickle->size);
+  static constexpr std::string_view kScript = "\x80\x02" "c__torch__";
+  if (pickle->method != 0 || data.substr(0, kScript.size()) != kScript) return "";
+  *script = true;
+  const std::string records = pickle->name.substr(0, pickle->name.size() - 8) + "data/";
+  auto record_bytes = [&](const std::string& key) -> std::optional<uint64_t> {
+    for (const ZipEntry& e : entries) {
+      if (e.name.size() == records.size() + key.size() &&
+          e.name.compare(0, records.size(), records) == 0 &&
+          e.name.compare(records.size(), std::string::npos, key) == 0) {
+        if (e.method != 0) return std::nullopt;  // LibTorch stores its records uncompressed
+        return e.size;
+      }
+    }
+    return std::nullopt;
+  };
+  const std::string name = pickle->name;
+  try {
+    PickleRewriter(data, name, /*script_module=*/true).check_tensors(record_bytes);
+  } catch (const trm::DataError& e) {
+    const std::string prefix = "cannot read torch.save file '" + name + "': ";
+    std::string what = e.what();
+    if (what.compare(0, prefix.size(), prefix) == 0) what = what.substr(prefix.size());
+    return what;
+  }
+  return "";
+}
 
 std::vector<NamedTensor> read_torch_save(const std::string& path) {
   check_file_kind(path);

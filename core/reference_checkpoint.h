@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace trm::core {
@@ -24,5 +25,16 @@ struct NamedTensor {
 // Throws trm::DataError, naming the path and the problem, when the file is missing, not a
 // torch.save zip archive, truncated, or holds anything other than a dict of str -> tensor.
 std::vector<NamedTensor> read_torch_save(const std::string& path);
+
+// What is wrong with a TorchScript archive as torch::serialize::OutputArchive writes it
+// (trm-sweep's checkpoints and weights files: a zip whose data.pkl builds a __torch__ object of
+// ints, strings and tensors), given the file's bytes; "" when nothing is. LibTorch 1.13 reads such
+// a file without checking that each tensor's view lies inside its storage and each storage inside
+// its record, so a damaged offset, size, stride or record would read past a buffer (a crash, or
+// weights made of whatever memory follows). Checked here: the pickle parses (the objects a
+// trm-sweep archive holds), every view lies inside its storage, every storage's record exists and
+// is large enough. Sets *script to whether the bytes are such an archive; "" for anything else (a
+// torch.save file has its own checks in read_torch_save).
+std::string torch_archive_damage(std::string_view archive, bool* script);
 
 }  // namespace trm::core

@@ -3,18 +3,20 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <optional>
-#include <regex>
 #include <sstream>
 #include <type_traits>
 #include <vector>
 
 #include "core/atomic_file.h"
 #include "core/errors.h"
+#include "core/json.h"
 
 namespace trm::core {
 
@@ -47,31 +49,59 @@ std::string read_text(const std::string& path, const char* what) {
   return ss.str();
 }
 
+// An integer member of dataset.json: nullopt when absent or null (with `required`, an error).
+// A number written with a fraction or exponent counts when its value is a whole number, as
+// pydantic's int fields take 16.0; anything else (16.5, "16", true) is refused by name.
+std::optional<int64_t> integer_member(const Json& root, const JsonParser& parser,
+                                      const std::string& path, const char* key, bool required) {
+  const Json* v = member(root, key);
+  if (v == nullptr || v->kind == Json::Kind::null) {
+    if (required) {
+      throw DataError(path + ": no integer field '" + key +
+                      "' (is this a dataset.json of the reference's format?)");
+    }
+    return std::nullopt;
+  }
+  const std::string shown = v->kind == Json::Kind::string ? "\"" + v->text + "\"" : v->text;
+  if (v->kind != Json::Kind::number) {
+    parser.fail(v->at, std::string(key) + ": expected an integer, not " +
+                           (v->kind == Json::Kind::string    ? "a string"
+                            : v->kind == Json::Kind::boolean ? "a boolean"
+                            : v->kind == Json::Kind::array   ? "a list"
+                                                             : "an object"));
+  }
+  if (v->text.find_first_of(".eEIN") == std::string::npos) {
+    errno = 0;
+    char* end = nullptr;
+    const long long n = std::strtoll(v->text.c_str(), &end, 10);
+    if (errno == ERANGE || end != v->text.c_str() + v->text.size()) {
+      parser.fail(v->at, std::string(key) + " = " + shown + ": out of range");
+    }
+    return static_cast<int64_t>(n);
+  }
+  if (!std::isfinite(v->number) || v->number != std::floor(v->number)) {
+    parser.fail(v->at, std::string(key) + " = " + shown + ": expected an integer");
+  }
+  if (std::fabs(v->number) >= 9.0e15)
+    parser.fail(v->at, std::string(key) + " = " + shown + ": out of range");
+  return static_cast<int64_t>(v->number);
+}
+
 Metadata read_metadata(const std::string& split_dir) {
   Metadata m;
   m.path = split_dir + "/dataset.json";
   const std::string text =
       read_text(m.path, "the split's metadata, as the reference's dataset builders write it");
-  auto field = [&](const char* key) -> std::optional<std::string> {
-    const std::regex re(std::string("\"") + key + "\"\\s*:\\s*(-?[0-9]+|null)");
-    std::smatch match;
-    if (!std::regex_search(text, match, re)) return std::nullopt;
-    return match[1].str();
-  };
+  JsonParser parser(text, m.path);
+  const Json root = parser.parse();
+  if (root.kind != Json::Kind::object) {
+    parser.fail(root.at, "not a JSON object (the reference writes one of named fields)");
+  }
   auto integer = [&](const char* key, int64_t lo) {
-    const auto value = field(key);
-    if (!value || *value == "null") {
-      throw DataError(m.path + ": no integer field '" + key +
-                      "' (is this a dataset.json of the reference's format?)");
-    }
-    int64_t n = 0;
-    try {
-      n = std::stoll(*value);
-    } catch (const std::exception&) {
-      throw DataError(m.path + ": " + key + " = " + *value + ": out of range");
-    }
+    const int64_t n = *integer_member(root, parser, m.path, key, /*required=*/true);
     if (n < lo) {
-      throw DataError(m.path + ": " + key + " = " + *value + ": must be >= " + std::to_string(lo));
+      throw DataError(m.path + ": " + key + " = " + std::to_string(n) +
+                      ": must be >= " + std::to_string(lo));
     }
     return n;
   };
@@ -86,28 +116,36 @@ Metadata read_metadata(const std::string& split_dir) {
   // identifier in every reference data set, and the trainer pads with them: other values are
   // refused rather than silently trained on.
   for (const char* key : {"ignore_label_id", "pad_id", "blank_identifier_id"}) {
-    const auto value = field(key);
-    if (!value || *value == "null") continue;
-    if (*value != "0") {
-      throw DataError(m.path + ": " + key + " = " + *value +
+    const auto value = integer_member(root, parser, m.path, key, /*required=*/false);
+    if (!value) continue;
+    if (*value != 0) {
+      throw DataError(m.path + ": " + key + " = " + std::to_string(*value) +
                       ": only 0 (or null) is supported, as every reference data set writes it");
     }
     if (std::string(key) == "ignore_label_id") m.ignore_label_id = 0;
   }
-  std::smatch match;
-  const std::regex sets_re("\"sets\"\\s*:\\s*\\[([^\\]]*)\\]");
-  if (std::regex_search(text, match, sets_re)) {
-    const std::string list = match[1].str();
-    const std::regex name_re("\"([^\"\\\\/]+)\"");
-    for (auto it = std::sregex_iterator(list.begin(), list.end(), name_re);
-         it != std::sregex_iterator(); ++it) {
-      m.sets.push_back((*it)[1].str());
-    }
+  // The counts the reader does not need are still checked for their type, as the reference's
+  // pydantic model does.
+  for (const char* key : {"total_groups", "total_puzzles"})
+    (void)integer_member(root, parser, m.path, key, /*required=*/false);
+  if (const Json* mean = member(root, "mean_puzzle_examples");
+      mean != nullptr && mean->kind != Json::Kind::number && mean->kind != Json::Kind::null) {
+    parser.fail(mean->at, "mean_puzzle_examples: expected a number");
   }
-  if (m.sets.empty()) {
+  const Json* sets = member(root, "sets");
+  if (sets == nullptr || sets->kind != Json::Kind::array || sets->items.empty()) {
     throw DataError(m.path +
                     ": no \"sets\" list naming the arrays' sets (the reference writes "
                     "\"sets\": [\"all\"])");
+  }
+  for (const Json& set : sets->items) {
+    if (set.kind != Json::Kind::string || set.text.empty() ||
+        set.text.find_first_of("/\\") != std::string::npos || set.text.size() > 200) {
+      parser.fail(set.at,
+                  "sets: each set is a file-name prefix in quotes (such as \"all\"), at most "
+                  "200 characters, without '/' or '\\'");
+    }
+    m.sets.push_back(set.text);
   }
   return m;
 }
@@ -132,6 +170,94 @@ struct NpyHeader {
     return s + (shape.size() == 1 ? ",)" : ")");
   }
 };
+
+// The header's Python dict literal, as NumPy writes it: {'descr': '<i4', 'fortran_order':
+// False, 'shape': (15, 16), } (keys in either quotes, any order, spaces anywhere). Read by hand,
+// one character at a time: the header can be up to a MiB long.
+struct NpyDict {
+  std::optional<std::string> descr;
+  bool fortran_order = false;
+  std::optional<std::vector<int64_t>> shape;
+};
+
+NpyDict parse_npy_dict(const std::string& h, const std::string& path) {
+  size_t i = 0;
+  auto bad = [&](const std::string& what) -> void {
+    throw DataError(path + ": damaged .npy header at byte " + std::to_string(i) + ": " + what);
+  };
+  auto space = [&] {
+    while (i < h.size() && (h[i] == ' ' || h[i] == '\n' || h[i] == '\t' || h[i] == '\r')) ++i;
+  };
+  auto take = [&](char c) {
+    space();
+    if (i < h.size() && h[i] == c) {
+      ++i;
+      return true;
+    }
+    return false;
+  };
+  auto quoted = [&]() -> std::string {
+    space();
+    if (i >= h.size() || (h[i] != '\'' && h[i] != '"')) bad("expected a quoted string");
+    const char q = h[i++];
+    const size_t start = i;
+    while (i < h.size() && h[i] != q) ++i;
+    if (i >= h.size()) bad("a string that never ends");
+    return h.substr(start, i++ - start);
+  };
+  auto integer = [&]() -> int64_t {
+    space();
+    if (i < h.size() && h[i] == '-') bad("a negative dimension in 'shape'");
+    if (i >= h.size() || h[i] < '0' || h[i] > '9') bad("expected a dimension in 'shape'");
+    int64_t n = 0;
+    while (i < h.size() && h[i] >= '0' && h[i] <= '9') {
+      if (__builtin_mul_overflow(n, 10, &n) || __builtin_add_overflow(n, h[i] - '0', &n))
+        bad("a dimension of 'shape' out of range");
+      ++i;
+    }
+    if (i < h.size() && h[i] == 'L') ++i;  // Python 2's long
+    return n;
+  };
+  NpyDict d;
+  if (!take('{')) bad("expected '{'");
+  while (!take('}')) {
+    const std::string key = quoted();
+    if (!take(':')) bad("expected ':' after '" + key + "'");
+    if (key == "descr") {
+      d.descr = quoted();
+    } else if (key == "fortran_order") {
+      space();
+      if (h.compare(i, 4, "True") == 0) {
+        d.fortran_order = true;
+        i += 4;
+      } else if (h.compare(i, 5, "False") == 0) {
+        i += 5;
+      } else {
+        bad("'fortran_order' is neither True nor False");
+      }
+    } else if (key == "shape") {
+      if (!take('(')) bad("'shape' is not a tuple");
+      std::vector<int64_t> dims;
+      while (!take(')')) {
+        dims.push_back(integer());
+        if (!take(',')) {
+          if (!take(')')) bad("expected ',' or ')' in 'shape'");
+          break;
+        }
+      }
+      d.shape = std::move(dims);
+    } else {
+      bad("unexpected key '" + key + "' (a .npy header has descr, fortran_order and shape)");
+    }
+    if (!take(',')) {
+      if (!take('}')) bad("expected ',' or '}'");
+      break;
+    }
+  }
+  space();
+  if (i != h.size()) bad("text after the header's dict");
+  return d;
+}
 
 NpyHeader read_npy_header(const std::string& path, std::ifstream& in) {
   NpyHeader h;
@@ -170,37 +296,33 @@ NpyHeader read_npy_header(const std::string& path, std::ifstream& in) {
   in.read(header.data(), header_len);
   if (in.gcount() != header_len) throw DataError(path + ": truncated .npy header");
 
-  std::smatch m;
-  if (!std::regex_search(header, m, std::regex("'descr'\\s*:\\s*'([^']*)'"))) {
-    throw DataError(path + ": .npy header without 'descr'");
-  }
-  const std::string descr = m[1].str();
-  static const std::regex descr_re("([<>|=])([iub])([1248])");
-  std::smatch d;
-  if (!std::regex_match(descr, d, descr_re)) {
+  const NpyDict dict = parse_npy_dict(header, path);
+  if (!dict.descr) throw DataError(path + ": .npy header without 'descr'");
+  const std::string& descr = *dict.descr;
+  if (descr.size() != 3 || std::string("<>|=").find(descr[0]) == std::string::npos ||
+      std::string("iub").find(descr[1]) == std::string::npos ||
+      std::string("1248").find(descr[2]) == std::string::npos) {
     throw DataError(
         path + ": dtype '" + descr +
         "': the reference's arrays are integers (uint8, int32, int64); this one is not");
   }
-  h.kind = d[2].str()[0];
-  h.item_bytes = std::stoll(d[3].str());
-  if (d[1].str() == ">" && h.item_bytes > 1) {
+  h.kind = descr[1];
+  h.item_bytes = descr[2] - '0';
+  if (descr[0] == '>' && h.item_bytes > 1) {
     throw DataError(path + ": dtype '" + descr + "' is big-endian; save it little-endian");
   }
-  if (std::regex_search(header, m, std::regex("'fortran_order'\\s*:\\s*True"))) {
+  if (dict.fortran_order) {
     // Only a problem for more than one dimension with more than one row and column; refuse all.
     throw DataError(path + ": stored in Fortran order; save it in C order (np.ascontiguousarray)");
   }
-  if (!std::regex_search(header, m, std::regex("'shape'\\s*:\\s*\\(([^)]*)\\)"))) {
-    throw DataError(path + ": .npy header without 'shape'");
-  }
-  const std::string dims = m[1].str();
-  static const std::regex number("[0-9]+");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), number);
-       it != std::sregex_iterator(); ++it) {
-    const int64_t n = std::stoll(it->str());
-    if (n > (int64_t{1} << 40)) throw DataError(path + ": shape " + dims + ": too large");
-    h.shape.push_back(n);
+  if (!dict.shape) throw DataError(path + ": .npy header without 'shape'");
+  h.shape = *dict.shape;
+  int64_t bytes = h.item_bytes;
+  for (const int64_t d : h.shape) {
+    if (d > (int64_t{1} << 40) || __builtin_mul_overflow(bytes, d, &bytes) ||
+        bytes > (int64_t{1} << 50)) {
+      throw DataError(path + ": shape " + h.shape_text() + ": too large");
+    }
   }
   const auto size = fs::file_size(path, ec);
   if (ec || static_cast<int64_t>(size) < h.data_offset + h.count() * h.item_bytes) {
@@ -448,13 +570,22 @@ PuzzleArrays load_reference_split(const std::string& split_dir, const std::funct
                       "'s ignore_label_id null: 0 is read as \"ignore\"; set ignore_label_id to 0");
     }
     check_stop();
+    NpyHeader ids_shape, pi_shape, gi_shape;
     const auto ids = read_npy<int32_t>(
         array_path(split_dir, set, "puzzle_identifiers"), 0, m.num_puzzle_identifiers - 1,
-        "a puzzle id (dataset.json's num_puzzle_identifiers bounds it)");
-    const auto puzzle_indices = read_npy<int32_t>(array_path(split_dir, set, "puzzle_indices"), 0,
-                                                  std::numeric_limits<int32_t>::max(), "an offset");
-    const auto group_indices = read_npy<int32_t>(array_path(split_dir, set, "group_indices"), 0,
-                                                 std::numeric_limits<int32_t>::max(), "an offset");
+        "a puzzle id (dataset.json's num_puzzle_identifiers bounds it)", &ids_shape);
+    const auto puzzle_indices =
+        read_npy<int32_t>(array_path(split_dir, set, "puzzle_indices"), 0,
+                          std::numeric_limits<int32_t>::max(), "an offset", &pi_shape);
+    const auto group_indices =
+        read_npy<int32_t>(array_path(split_dir, set, "group_indices"), 0,
+                          std::numeric_limits<int32_t>::max(), "an offset", &gi_shape);
+    for (const NpyHeader* one : {&ids_shape, &pi_shape, &gi_shape}) {
+      if (one->shape.size() != 1) {
+        throw DataError(one->path + ": shape " + one->shape_text() +
+                        ": must be one-dimensional, as the reference writes it");
+      }
+    }
     const std::string pi_path = array_path(split_dir, set, "puzzle_indices");
     const std::string gi_path = array_path(split_dir, set, "group_indices");
     if (puzzle_indices.size() != ids.size() + 1) {

@@ -192,7 +192,12 @@ CheckpointExtras Trainer::load_checkpoint(const std::string& path) {
   const std::string bytes = read_file(path);
   // LibTorch reads an archive without checking its entries' CRC-32: a flipped byte in a tensor
   // would resume with silently wrong weights.
-  if (const auto damage = zip_damage(bytes); !damage.empty()) {
+  // Nor does it check that each tensor lies inside its storage and record: a damaged offset
+  // would read past a buffer (a crash, or training on whatever memory follows).
+  bool script = false;
+  std::string damage = zip_damage(bytes);
+  if (damage.empty()) damage = torch_archive_damage(bytes, &script);
+  if (!damage.empty()) {
     throw DataError("checkpoint " + path + " is corrupt (" + damage +
                     "); it was left in place: "
                     "move it away to start over, or use another --out");
@@ -340,6 +345,8 @@ void Trainer::save_weights(const std::string& path) {
 
 namespace {
 
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
 std::string shape_of(const at::Tensor& t) {
   std::string out = "[";
   for (int64_t d = 0; d < t.dim(); ++d) out += (d ? ", " : "") + std::to_string(t.size(d));
@@ -359,14 +366,29 @@ std::string Trainer::load_weights(const std::string& path) {
     }
     throw DataError(path + " is not a weights file, or is corrupt (" + damage + ")");
   }
+  // A TorchScript archive (train's weights.pt and checkpoint.pt) is checked before LibTorch
+  // reads it, which does not check that its tensors lie inside their storages.
+  bool script = false;
+  if (const auto damage = torch_archive_damage(bytes, &script); !damage.empty()) {
+    throw DataError(path + " is corrupt (" + damage + ")");
+  }
   torch::serialize::InputArchive ar;
   bool ours = false;
   try {
     ar.load_from(bytes.data(), bytes.size(), c10::Device(c10::kCPU));
     c10::IValue format;
     ours = ar.try_read("format", format);
-  } catch (const c10::Error&) {
+  } catch (const c10::Error& e) {
+    if (script) {
+      throw DataError(path + " is corrupt: LibTorch could not read it (" +
+                      first_line(e.what_without_backtrace()) + ")");
+    }
     ours = false;  // not a TorchScript archive: a torch.save file (the reference's)
+  }
+  if (script && !ours) {
+    throw DataError(path +
+                    " is a TorchScript archive but not a trm-sweep weights file or "
+                    "checkpoint (no 'format' entry)");
   }
   at::NoGradGuard no_grad;
   if (ours) {

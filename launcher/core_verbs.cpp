@@ -67,14 +67,24 @@ int data_verb(const core::TrialConfig& config, const std::string& out_dir,
         << "\n";
   };
   if (!inspect_dir.empty()) {
+    // Everything a trial reads checks first (both splits' arrays, and an ARC set's evaluation
+    // files), as train and plan do: the verdict is printed only once all of it holds.
     const auto shape = core::reference_data_shape(inspect_dir);
+    core::DataConfig d;
+    d.source = core::DataSource::reference;
+    d.path = inspect_dir;
+    const core::TrialData data = core::make_trial_data(d);
     out << inspect_dir
         << ": a data set in the reference's format; model.seq_len = " << shape.train.seq_len
         << ", model.vocab_size >= " << shape.train.vocab_size
         << ", model.num_puzzle_identifiers >= "
         << std::max(shape.train.num_puzzle_identifiers, shape.test.num_puzzle_identifiers) << "\n";
-    describe("train", core::load_reference_split(inspect_dir + "/train"));
-    describe("test", core::load_reference_split(inspect_dir + "/test"));
+    describe("train", data.train);
+    describe("test", data.test);
+    if (data.arc) {
+      out << "ARC evaluation files: " << data.arc->tasks.size() << " test tasks, "
+          << data.arc->identifiers.size() << " puzzle names\n";
+    }
     return 0;
   }
   if (out_dir.empty()) throw ConfigError("data needs --out DIR (to write) or --inspect DIR");
@@ -91,6 +101,9 @@ int data_verb(const core::TrialConfig& config, const std::string& out_dir,
     std::string msg = "invalid data config:";
     for (const auto& line : problems) msg += (problems.size() == 1 ? " " : "\n  ") + line;
     throw ConfigError(msg);
+  }
+  if (std::filesystem::exists(out_dir) && !std::filesystem::is_directory(out_dir)) {
+    throw DataError(out_dir + ": a file has this name; give a folder (nothing is overwritten)");
   }
   if (std::filesystem::exists(out_dir) && !std::filesystem::is_empty(out_dir)) {
     // Before the puzzles are drawn (minutes for a large set), not after.

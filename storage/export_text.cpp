@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
+#include <string>
 
 #include "core/config_fields.h"
 #include "storage/export_model.h"
@@ -331,12 +333,12 @@ std::string tex_label(const std::string& name, int part) {
   return part > 0 ? out + "-" + std::to_string(part + 1) : out;
 }
 
-std::string tex_table(const Table& t, int part) {
+std::string tex_table(const Table& t, const std::string& label) {
   std::string caption = tex_escape(t.title) + ".";
   for (const auto& note : t.notes) caption.append(" ").append(tex_escape(note));
   std::string out = "\\begin{table}[ht]\n  \\centering\n  \\caption{" + caption + "}\n  \\label{" +
-                    tex_label(t.name, part) + "}\n  \\begin{tabular}{l" +
-                    std::string(t.header.size() - 1, 'r') + "}\n    \\toprule\n    ";
+                    label + "}\n  \\begin{tabular}{l" + std::string(t.header.size() - 1, 'r') +
+                    "}\n    \\toprule\n    ";
   for (size_t c = 0; c < t.header.size(); ++c)
     out.append((c ? " & " : "")).append(tex_escape(t.header[c]));
   out += " \\\\\n    \\midrule\n";
@@ -419,8 +421,9 @@ std::string render_csv(const Report& report) {
       continue;
     }
     if (several) out.append(i ? "\n" : "").append("# table: ").append(t.name).append("\n");
-    // An empty table says why, on comment lines (read_csv(..., comment="#")).
-    if (t.rows.empty()) {
+    // An empty table of several says why, on comment lines (read_csv(..., comment="#")); a
+    // table alone keeps its header on the first line, for readers that know no comments.
+    if (t.rows.empty() && several) {
       for (const auto& note : t.notes) out.append("# ").append(note).append("\n");
     }
     out += t.kind == "grid" ? csv_grid_header(t) + csv_grid_rows(t) : csv_table(t);
@@ -430,12 +433,19 @@ std::string render_csv(const Report& report) {
 
 std::string render_latex(const Report& report) {
   std::string out = "% " + provenance_line(report) + "\n% Needs \\usepackage{booktabs}.\n";
+  // Labels are unique in the document: two names that read the same once made a label ("a#b",
+  // "a%b"), or a name like a part's ("g-2"), get a number of their own.
+  std::set<std::string> labels;
   for (size_t i = 0; i < report.tables.size(); ++i) {
     int part = 0;
     while (static_cast<size_t>(part) < i &&
            report.tables[i - 1 - part].name == report.tables[i].name)
       ++part;
-    out.append("\n").append(tex_table(report.tables[i], part));
+    std::string label = tex_label(report.tables[i].name, part);
+    for (int k = 2; labels.count(label) != 0; ++k)
+      label = tex_label(report.tables[i].name, part) + "-" + std::to_string(k);
+    labels.insert(label);
+    out.append("\n").append(tex_table(report.tables[i], label));
   }
   return out;
 }

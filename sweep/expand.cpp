@@ -1,6 +1,7 @@
 #include "sweep/expand.h"
 
 #include <algorithm>
+#include <climits>
 #include <map>
 
 #include "core/config_fields.h"
@@ -81,6 +82,27 @@ std::vector<Cell> cells_of(const SweepSpec& spec) {
   }
   for (const auto& v : spec.variants) cells.push_back({v.name, v.name, v.sets, &v});
   return cells;
+}
+
+// The LINE:COL of a problem "FILE:LINE:COL: ...", for the file's order; unplaced ones last.
+std::pair<long, long> line_position(const std::string& line) {
+  const auto digits = [&](size_t& j, long& value) {
+    const size_t start = j;
+    value = 0;
+    while (j < line.size() && j - start < 9 && line[j] >= '0' && line[j] <= '9')
+      value = value * 10 + (line[j++] - '0');
+    return j > start;
+  };
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] != ':') continue;
+    size_t j = i + 1;
+    long row = 0, col = 0;
+    if (!digits(j, row) || j >= line.size() || line[j] != ':') continue;
+    ++j;
+    if (!digits(j, col)) continue;
+    if (j + 1 < line.size() && line[j] == ':' && line[j + 1] == ' ') return {row, col};
+  }
+  return {LONG_MAX, 0};
 }
 
 bool holds(const Condition& c, const core::TrialConfig& config) {
@@ -197,19 +219,29 @@ Expansion expand(const SweepSpec& spec) {
   for (const auto& cell : cells_of(spec)) {
     core::TrialConfig config = spec.base;
     for (const auto& [key, value] : cell.settings) core::set_key(config, key, value);
+    // Rules hold per trial: a rule on train.seed drops those seeds of the cell, not the cell
+    // (it was matched against the seed before the [sweep] seeds were applied, 0 in every cell).
     std::string excluded_by;  // the first rule that matches
-    for (size_t r = 0; r < spec.excludes.size(); ++r) {
-      bool all = true;
-      for (const auto& c : spec.excludes[r].all_of) all = all && holds(c, config);
-      if (all) {
-        ++rule_matches[r];
-        if (excluded_by.empty()) excluded_by = spec.excludes[r].where;
+    std::vector<int64_t> seeds;
+    for (const int64_t seed : spec.sweep.seeds) {
+      core::TrialConfig seeded = config;
+      seeded.train.seed = seed;
+      bool kept = true;
+      for (size_t r = 0; r < spec.excludes.size(); ++r) {
+        bool all = true;
+        for (const auto& c : spec.excludes[r].all_of) all = all && holds(c, seeded);
+        if (all) {
+          ++rule_matches[r];
+          if (excluded_by.empty()) excluded_by = spec.excludes[r].where;
+          kept = false;
+        }
       }
+      if (kept) seeds.push_back(seed);
     }
-    if (!excluded_by.empty()) {
+    if (seeds.empty()) {
       // A grid cell excluded is the rule's purpose; a variant is named on purpose, and losing
       // its row in the ablation tables without a word hides the rule's reach.
-      if (cell.from != nullptr) {
+      if (cell.from != nullptr && !excluded_by.empty()) {
         out.warnings.push_back(cell.from->where + ": variant '" + cell.variant +
                                "' is excluded by the [[exclude]] at " + excluded_by +
                                ": it has no trial and no row in the ablation tables");
@@ -219,11 +251,9 @@ Expansion expand(const SweepSpec& spec) {
     // A cell's problems are its config's, the same for every seed: listed once per cell.
     {
       core::TrialConfig seeded = config;
-      if (!spec.sweep.seeds.empty()) seeded.train.seed = spec.sweep.seeds.front();
+      seeded.train.seed = seeds.front();
       const std::string name =
-          cell.name + (spec.sweep.seeds.size() > 1
-                           ? " (all " + std::to_string(spec.sweep.seeds.size()) + " seeds)"
-                           : "");
+          cell.name + (seeds.size() > 1 ? " (all " + std::to_string(seeds.size()) + " seeds)" : "");
       auto cell_problems = core::trial_problems(seeded);
       // A new spec's data is drawn where that is cheap and can fail (4x4 Sudoku), once per
       // distinct data config: said now, not by each trial as it starts. Not for a stored spec,
@@ -246,7 +276,7 @@ Expansion expand(const SweepSpec& spec) {
                            "': " + problem);
       }
     }
-    for (const int64_t seed : spec.sweep.seeds) {
+    for (const int64_t seed : seeds) {
       Trial t;
       t.name = cell.name + (spec.sweep.seeds.size() > 1 ? " seed=" + std::to_string(seed) : "");
       t.variant = cell.variant;
@@ -271,6 +301,10 @@ Expansion expand(const SweepSpec& spec) {
     }
   }
   if (!problems.empty()) {
+    // In the file's order (a cell's problems come model, train, data otherwise).
+    std::stable_sort(problems.begin(), problems.end(), [](const auto& a, const auto& b) {
+      return line_position(a) < line_position(b);
+    });
     std::string msg = "invalid sweep spec " + spec.path + " (" + std::to_string(problems.size()) +
                       " problem" + (problems.size() == 1 ? "" : "s") + "):";
     constexpr size_t kShown = 30;  // the rest are usually the same mistake in other cells

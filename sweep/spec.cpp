@@ -16,6 +16,7 @@
 #include "core/config_fields.h"
 #include "core/errors.h"
 #include "core/fields.h"
+#include "sweep/expand.h"
 #include "sweep/trial_toml.h"
 
 namespace trm::sweep {
@@ -46,13 +47,24 @@ bool is_bound_table(const toml::table& t) {
   return true;
 }
 
+// Whether `name` is a trainer key ("model.l_cycles"): a table under it in [[exclude]] is a range,
+// whatever keys it holds (a slip in one is named as such, not as an unknown config key).
+bool is_config_key(const std::string& name) {
+  try {
+    (void)core::get_key(core::TrialConfig{}, name);
+    return true;
+  } catch (const ConfigError&) {
+    return false;
+  }
+}
+
 // The dotted leaves of a table in file order; with `bounds`, {min, max} tables are leaves.
 void collect_leaves(const toml::table& table, const std::string& prefix, bool bounds,
                     std::vector<Leaf>& out) {
   for (const auto& [key, node] : table) {
     const std::string name = prefix + std::string(key.str());
     const auto* sub = node.as_table();
-    if (sub != nullptr && !(bounds && is_bound_table(*sub))) {
+    if (sub != nullptr && !(bounds && (is_bound_table(*sub) || is_config_key(name)))) {
       collect_leaves(*sub, name + ".", bounds, out);
     } else {
       out.push_back({name, &node, key.source()});
@@ -93,6 +105,9 @@ std::string name_problem(const std::string& name) {
   }
   return "";
 }
+
+// The largest train.seed (core's range for it).
+constexpr int64_t kMaxSeed = int64_t{1} << 40;
 
 // train.seed per trial would be silently replaced by the [sweep] seeds; say so where it is set.
 constexpr const char* kSeedHere =
@@ -206,6 +221,11 @@ void parse_sweep(Problems& p, const toml::table& t, SweepPolicy& s) {
           const auto v = e.value<int64_t>();
           if (!v || *v < 0 || !e.is_integer()) {
             p.add(at, key + ": every seed must be an integer >= 0");
+            continue;
+          }
+          if (*v > kMaxSeed) {
+            p.add(at, key + ": seed " + std::to_string(*v) + " is out of range [0, " +
+                          std::to_string(kMaxSeed) + "]");
             continue;
           }
           if (std::find(s.seeds.begin(), s.seeds.end(), *v) != s.seeds.end()) {
@@ -340,9 +360,18 @@ void parse_excludes(Problems& p, const toml::array& list, std::vector<ExcludeRul
       Condition c{leaf.key, {}};
       if (const auto* bounds = leaf.node->as_table()) {
         bool ok = numeric_key(p, leaf);
+        if (bounds->empty()) {
+          p.add(leaf.at, "[[exclude]] " + leaf.key +
+                             " = {}: an empty range; give min and/or max ({ min = 2, max = 6 })");
+          continue;
+        }
         for (const auto& [k, v] : *bounds) {
           const auto x = v.value<double>();
-          if (!x) {
+          if (k.str() != "min" && k.str() != "max") {
+            p.add(k.source(), "[[exclude]] " + leaf.key + "." + std::string(k.str()) +
+                                  ": a range takes min and max only ({ min = 2, max = 6 })");
+            ok = false;
+          } else if (!x) {
             p.add(k.source(), leaf.key + "." + std::string(k.str()) + ": expected a number");
             ok = false;
           } else if (k.str() == "min") {
@@ -541,7 +570,7 @@ SweepSpec parse_spec_text(const std::string& text, const std::string& source, bo
   auto claim = [&](const Axis& a) {
     if (!axis_keys.insert(a.key).second) {
       p.lines.push_back(a.where + ": " + a.key +
-                        " is an axis twice ([grid] and [[zip]] must not share keys)");
+                        " is an axis twice (a key is one [grid] axis or in one [[zip]] group)");
     }
   };
   std::set<std::string> grid_keys;
@@ -550,6 +579,30 @@ SweepSpec parse_spec_text(const std::string& text, const std::string& source, bo
   }
   for (const auto& z : spec.zips) {
     for (const auto& a : z.axes) claim(a);
+  }
+  if (!p.lines.empty() && p.strict) {
+    // Every problem at once: the values' own (a range, model and data that disagree), which
+    // expand() finds per cell, come with the structural ones rather than after they are fixed:
+    // those of the base and the variants (the grid, zips and rules may be what is broken).
+    SweepSpec cells = spec;
+    cells.grid.clear();
+    cells.zips.clear();
+    cells.excludes.clear();
+    cells.tables.clear();
+    try {
+      (void)expand(cells);
+    } catch (const ConfigError& e) {
+      // Only the cells' own problems: anything else (every cell excluded, too many trials)
+      // may come of a line the problems above drop, and is said once they are fixed.
+      const std::string msg = e.what();
+      if (msg.rfind("invalid sweep spec", 0) == 0) {
+        for (size_t at = msg.find("\n  "); at != std::string::npos;) {
+          const size_t next = msg.find("\n  ", at + 3);
+          p.lines.push_back(msg.substr(at + 3, next == std::string::npos ? next : next - at - 3));
+          at = next;
+        }
+      }
+    }
   }
   if (!p.lines.empty()) {
     // In the file's order, each once (a key can be met by two checks that say the same).
@@ -589,9 +642,22 @@ SweepSpec parse_spec_file(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   if (!in && !in.eof()) throw ConfigError("sweep spec " + path + ": cannot be read");
-  if (text.str().find_first_not_of(" \t\r\n") == std::string::npos) {
+  // Empty, or only blank lines and comments (and a byte-order mark): nothing to run, where a
+  // table-less file would plan the built-in default trial.
+  bool content = false;
+  {
+    std::istringstream lines(text.str());
+    std::string line;
+    for (bool first = true; !content && std::getline(lines, line); first = false) {
+      if (first && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
+      const size_t at = line.find_first_not_of(" \t\r");
+      content = at != std::string::npos && line[at] != '#';
+    }
+  }
+  if (!content) {
     throw ConfigError("sweep spec " + path +
-                      ": is empty; a spec has at least a [base] or [sweep] section (see "
+                      ": is empty (or only comments); a spec has at least a [base] or [sweep] "
+                      "section (see "
                       "configs/quick.toml)");
   }
   return parse_spec_text(text.str(), path);

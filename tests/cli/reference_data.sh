@@ -370,6 +370,18 @@ rc=$?
   grep -q "arc_bad/test_puzzles.json:1:[0-9]*: task 'task0' test pair 0 input: a colour that is not an integer 0..9" "$work/arc_bad.err" && ok ||
   fail "a broken test_puzzles.json: exit $rc: $(cat "$work/arc_bad.err")"
 
+# data --inspect runs the same checks as train (the ARC files included), and says its verdict
+# only once they pass: nothing on stdout for a broken set.
+"$bin" data --inspect "$work/arc" >"$work/inspect_arc.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q "^ARC evaluation files: 3 test tasks, 10 puzzle names$" "$work/inspect_arc.out" &&
+  ok || fail "data --inspect of an ARC set: exit $rc: $(cat "$work/inspect_arc.out")"
+"$bin" data --inspect "$work/arc_bad" >"$work/inspect_bad.out" 2>"$work/inspect_bad.err"
+rc=$?
+[ $rc -eq 2 ] && [ ! -s "$work/inspect_bad.out" ] &&
+  grep -q "arc_bad/test_puzzles.json:1:[0-9]*: task 'task0' test pair 0 input" "$work/inspect_bad.err" &&
+  ok || fail "data --inspect of a broken ARC set: exit $rc: $(cat "$work/inspect_bad.out" "$work/inspect_bad.err")"
+
 # --- bad input ---------------------------------------------------------------------------------
 "$bin" train --config "$work/tiny.toml" --out "$work/no" --set data.source=reference \
   --set data.path="$work/nowhere" >/dev/null 2>"$work/nowhere.err"

@@ -366,6 +366,49 @@ PY
 cp "$work/flipped/checkpoint.pt" "$work/flipped.copy"
 expect_error "checkpoint $work/flipped/checkpoint.pt is corrupt (entry 'archive/data/" --config "$work/tiny.toml" --out "$work/flipped"
 cmp -s "$work/flipped/checkpoint.pt" "$work/flipped.copy" && ok || fail "the flipped checkpoint was modified"
+# Whole, every CRC right, but a tensor's view placed past its storage (a storage offset of 10^9)
+# or a storage record cut to 8 bytes: LibTorch reads either without a check (a SIGSEGV, or
+# training on whatever memory follows the buffer). Refused as corrupt, left in place; eval too.
+/usr/bin/python3 - "$work/straight/checkpoint.pt" "$work/straight/weights.pt" "$work" <<'PY'
+import pickletools, struct, sys, zipfile
+def craft(src, dst, how):
+    z = zipfile.ZipFile(src)
+    pkl = next(n for n in z.namelist() if n.endswith("/data.pkl"))
+    b = z.read(pkl)
+    records = {}
+    if how == "offset":  # the int after the first storage reference is that tensor's offset
+        ops = list(pickletools.genops(b))
+        first = next(i for i, (op, _, _) in enumerate(ops) if op.name == "BINPERSID")
+        op, _, pos = next(o for o in ops[first + 1:] if o[0].name.startswith("BININT"))
+        width = {"BININT1": 2, "BININT2": 3, "BININT": 5}[op.name]
+        b = b[:pos] + b"J" + struct.pack("<i", 10**9) + b[pos + width:]
+    else:  # the first storage record keeps 8 bytes
+        rec = pkl[: -len("data.pkl")] + "data/0"
+        records[rec] = z.read(rec)[:8]
+    with zipfile.ZipFile(dst, "w") as out:  # stored, with right CRCs
+        for n in z.namelist():
+            out.writestr(n, b if n == pkl else records.get(n, z.read(n)))
+import os
+for name, src in (("ckpt", sys.argv[1]), ("weights", sys.argv[2])):
+    for how in ("offset", "short"):
+        os.makedirs(f"{sys.argv[3]}/{name}_{how}", exist_ok=True)
+        craft(src, f"{sys.argv[3]}/{name}_{how}/{'checkpoint' if name == 'ckpt' else 'weights'}.pt", how)
+PY
+for how in offset short; do
+  want="reaches past the end of its storage"
+  [ $how = short ] && want="record data/0 holds 8 bytes but its storage needs"
+  cp "$work/ckpt_$how/checkpoint.pt" "$work/ckpt_$how.copy"
+  expect_error "checkpoint $work/ckpt_$how/checkpoint.pt is corrupt (" --config "$work/tiny.toml" --out "$work/ckpt_$how"
+  grep -q "$want" "$work/err" && cmp -s "$work/ckpt_$how/checkpoint.pt" "$work/ckpt_$how.copy" &&
+    [ ! -e "$work/ckpt_$how/weights.pt" ] && ok ||
+    fail "checkpoint with a $how storage: $(cat "$work/err"), or it was modified or trained on"
+  for file in "$work/ckpt_$how/checkpoint.pt" "$work/weights_$how/weights.pt"; do
+    "$bin" eval --config "$work/tiny.toml" --threads 1 --weights "$file" >"$work/eval_bad.out" 2>"$work/eval_bad.err"
+    rc=$?
+    [ $rc -eq 2 ] && grep -q "$file is corrupt (.*$want" "$work/eval_bad.err" && ok ||
+      fail "eval of $file ($how storage): exit $rc, $(cat "$work/eval_bad.out" "$work/eval_bad.err")"
+  done
+done
 # A checkpoint of another config is refused, naming the field, and also left in place.
 cp "$work/straight/checkpoint.pt" "$work/straight.ckpt"
 expect_error_lines 4 "checkpoint: train.lr = 0.001" --config "$work/tiny.toml" --set train.lr=0.002 --out "$work/straight"

@@ -60,7 +60,8 @@ TEST(ModelConfigValidation, MultiscaleZAllowsAtMostSixRecursions) {
 TEST(ModelConfigValidation, EachNumericFieldOutOfRangeIsOneProblemNamingIt) {
   for (const ModelConfig& preset : {ModelConfig{}, trm_attention_config(), hrm_config()}) {
     for (const auto& key : field_names()) {
-      for (const char* value : {"0", "-1", "-0.5"}) {
+      // ... and at the top of int64 (puzzle_emb_len * hidden_size overflowed into the message).
+      for (const char* value : {"0", "-1", "-0.5", "9223372036854775807"}) {
         ModelConfig c = preset;
         try {
           set_field(c, key, value);

@@ -242,6 +242,61 @@ TEST(ReferenceData, EveryBadFileIsNamedWithWhatIsWrong) {
                 "\"blank_identifier_id\": 1, \"sets\": [\"all\"]}";
        },
        "dataset.json", "blank_identifier_id = 1"},
+      // Found by a hostile pass: dataset.json was read by patterns (invalid JSON passed, 16.5
+      // read as 16, 1.6e1 as 1), the .npy header's shape too (a minus sign dropped, a
+      // dimension past int64 an internal error, a product past int64 an out-of-memory exit).
+      {"metadata that is not JSON",
+       [](const std::string& t) {
+         std::ofstream(t + "/dataset.json")
+             << "{\"seq_len\": 16, \"vocab_size\": 6, \"num_puzzle_identifiers\": 1, "
+                "\"sets\": [\"all\"]} garbage";
+       },
+       "dataset.json:1:", "text after the JSON value"},
+      {"a fractional seq_len",
+       [](const std::string& t) {
+         std::ofstream(t + "/dataset.json")
+             << "{\"seq_len\": 16.5, \"vocab_size\": 6, \"num_puzzle_identifiers\": 1, "
+                "\"sets\": [\"all\"]}";
+       },
+       "dataset.json:1:13", "seq_len = 16.5: expected an integer"},
+      {"a quoted seq_len",
+       [](const std::string& t) {
+         std::ofstream(t + "/dataset.json")
+             << "{\"seq_len\": \"16\", \"vocab_size\": 6, \"num_puzzle_identifiers\": 1, "
+                "\"sets\": [\"all\"]}";
+       },
+       "dataset.json:1:13", "seq_len: expected an integer, not a string"},
+      {"seq_len only inside another object",
+       [](const std::string& t) {
+         std::ofstream(t + "/dataset.json")
+             << "{\"extra\": {\"seq_len\": 16}, \"vocab_size\": 6, "
+                "\"num_puzzle_identifiers\": 1, \"sets\": [\"all\"]}";
+       },
+       "dataset.json", "no integer field 'seq_len'"},
+      {"a negative dimension",
+       [](const std::string& t) {
+         write_npy(t + "/all__inputs.npy", "|u1", "(-18, -16)", std::string(18 * 16, '\1'));
+       },
+       "all__inputs.npy", "a negative dimension in 'shape'"},
+      {"a dimension past int64",
+       [](const std::string& t) {
+         write_npy(t + "/all__inputs.npy", "|u1", "(99999999999999999999, 16)",
+                   std::string(256, '\1'));
+       },
+       "all__inputs.npy", "a dimension of 'shape' out of range"},
+      {"dimensions whose product is past int64",
+       [](const std::string& t) {
+         write_npy(t + "/all__labels.npy", "<i8", "(16, 524289, 274877382657)",
+                   std::string(256, '\1'));
+       },
+       "all__labels.npy", "too large"},
+      {"two-dimensional offsets",
+       [](const std::string& t) {
+         std::vector<int32_t> pi(19);
+         for (int k = 0; k < 19; ++k) pi[k] = k;
+         write_npy(t + "/all__puzzle_indices.npy", "<i4", "(19, 1)", int32s(pi));
+       },
+       "all__puzzle_indices.npy", "must be one-dimensional"},
   };
   const TrialData made = make_trial_data(small_sudoku());
   for (const auto& c : cases) {
@@ -255,6 +310,51 @@ TEST(ReferenceData, EveryBadFileIsNamedWithWhatIsWrong) {
     });
     EXPECT_TRUE(has(e, train + "/" + c.file)) << c.what << ": " << e;
     EXPECT_TRUE(has(e, c.says)) << c.what << ": " << e;
+  }
+}
+
+// Valid files that pattern matching misread or crashed on (std::regex recursed once per character
+// of a long match: a dataset.json or .npy header with tens of KB in one value died of a stack
+// overflow): each reads as the plain set does.
+TEST(ReferenceData, LongOrUnusualButValidFilesRead) {
+  const TrialData made = make_trial_data(small_sudoku());
+  const std::string fields =
+      "\"vocab_size\": 6, \"num_puzzle_identifiers\": 1, \"ignore_label_id\": 0, \"sets\": ";
+  const std::vector<std::pair<const char*, std::function<void(const std::string&)>>> cases = {
+      {"100000 spaces in dataset.json",
+       [&](const std::string& t) {
+         std::ofstream(t + "/dataset.json")
+             << "{\"seq_len\":" << std::string(100000, ' ') << "16, " << fields << "[\"all\""
+             << std::string(100000, ' ') << "]}";
+       }},
+      {"seq_len written 1.6e1, and given twice (the last one counts, as in Python)",
+       [&](const std::string& t) {
+         std::ofstream(t + "/dataset.json")
+             << "{\"seq_len\": 99, " << fields << "[\"all\"], \"seq_len\": 1.6e1}";
+       }},
+      {"a .npy header of 60000 bytes",
+       [&](const std::string& t) {
+         std::string payload(made.train.inputs.begin(), made.train.inputs.end());
+         write_npy(t + "/all__inputs.npy", "|u1",
+                   "(" + std::to_string(made.train.num_examples()) + "," + std::string(60000, ' ') +
+                       "16)",
+                   payload);
+       }},
+  };
+  for (const auto& [what, make] : cases) {
+    const TempDir dir;
+    write_reference_data(made.train, made.test, dir / "set");
+    const std::string train = dir / "set" + "/train";
+    make(train);
+    PuzzleArrays read;
+    const std::string e = error_of([&] {
+      (void)reference_data_shape(dir / "set");
+      read = load_reference_split(train);
+    });
+    EXPECT_EQ(e, "(no DataError)") << what;
+    EXPECT_EQ(read.inputs, made.train.inputs) << what;
+    EXPECT_EQ(read.labels, made.train.labels) << what;
+    EXPECT_EQ(read.seq_len, 16) << what;
   }
 }
 

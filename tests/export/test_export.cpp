@@ -473,16 +473,44 @@ TEST(Export, AnUnknownTableOrFormatIsRejectedListingTheValidOnes) {
   EXPECT_EQ(parse_export_format("latex"), ExportFormat::latex);
 }
 
+// The result tables are empty and say so; the raw table still lists every trial (pending).
 TEST(Export, ASweepWithNoFinishedTrialGivesEmptyTablesThatSaySo) {
   const Sample s("empty");
   const std::string md = s.all(ExportFormat::md);
   EXPECT_NE(md.find("No finished trial yet: 0 of 8 trials done"), std::string::npos) << md;
-  EXPECT_EQ(md.find("| 1 |"), std::string::npos) << md;  // no rows
+  EXPECT_NE(md.find("| h_cycles \\ l_cycles |\n|---|\n\nNo finished trial yet"), std::string::npos)
+      << md;                                              // the grid: no rows
+  EXPECT_NE(md.find("| 7 | "), std::string::npos) << md;  // the raw table: all 8 trials
   const std::string csv = s.all(ExportFormat::csv);
-  EXPECT_NE(csv.find("# table: all\n# No finished trial yet: 0 of 8 trials done (see `trm-sweep "
-                     "status`).\nindex,name,status,train.seed"),
+  EXPECT_NE(csv.find("# table: ablation\n# No finished trial yet: 0 of 8 trials done (see "
+                     "`trm-sweep status`).\nmethod,"),
             std::string::npos)
       << csv;
+  const size_t raw = csv.find("# table: all\nindex,name,status,train.seed");
+  ASSERT_NE(raw, std::string::npos) << csv;
+  EXPECT_EQ(std::count(csv.begin() + static_cast<std::ptrdiff_t>(raw), csv.end(), '\n'), 2 + 8)
+      << csv.substr(raw);
+  EXPECT_NE(csv.find(",pending,", raw), std::string::npos) << csv.substr(raw);
+  // One table alone: its header is the first line, as csv.DictReader and read_csv want it.
+  const ResultsReader reader(s.path);
+  const std::string ablation =
+      export_tables(reader, find_spec_tables(reader, {"ablation"}), ExportFormat::csv);
+  EXPECT_EQ(ablation.rfind("method,", 0), 0u) << ablation;
+}
+
+// Each table's LaTeX label is unique: names that sanitise to the same label ("a#b", "a%b") get a
+// number, or \ref points at the wrong table and LaTeX warns of multiply defined labels.
+TEST(Export, LatexLabelsAreUniqueWhenNamesSanitiseAlike) {
+  const TempDir dir;
+  const std::string path = dir.file("labels.h5");
+  exporttest::write_sample(path, "empty",
+                           "[base]\nmodel.hidden_size = 64\n\n[[table]]\nname = \"a#b\"\nkind = "
+                           "\"raw\"\n\n[[table]]\nname = \"a%b\"\nkind = \"raw\"\n");
+  const ResultsReader reader(path);
+  const std::string tex = export_tables(reader, spec_tables(reader), ExportFormat::latex);
+  EXPECT_NE(tex.find("\\label{tab:a-b}"), std::string::npos) << tex;
+  EXPECT_NE(tex.find("\\label{tab:a-b-2}"), std::string::npos) << tex;
+  EXPECT_EQ(tex.find("\\label{tab:a-b}"), tex.rfind("\\label{tab:a-b}")) << tex;
 }
 
 // OOM cells are results (the paper's tables have them): a grid where nothing else happened is

@@ -222,6 +222,108 @@ x = 1
   EXPECT_NE(msg.find("test.toml:13:2: unknown section 'extra'"), std::string::npos) << msg;
 }
 
+// A rule on train.seed drops those seeds of the cells it matches, after the [sweep] seeds are
+// applied: it was matched against the seed every cell had before (0), so `train.seed = 0` dropped
+// every seed of the cell and `train.seed = 5` matched nothing.
+TEST(SweepExpand, AnExcludeRuleOnTheSeedDropsThoseSeedsOfTheCell) {
+  const auto e = expand_text(R"([sweep]
+seeds = [5, 7]
+[grid]
+model.l_cycles = [1, 2]
+[[exclude]]
+model.l_cycles = 1
+train.seed = 5
+)");
+  std::vector<std::string> names;
+  for (const auto& t : e.trials) names.push_back(t.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"l_cycles=1 seed=7", "l_cycles=2 seed=5",
+                                             "l_cycles=2 seed=7"}));
+  EXPECT_TRUE(e.warnings.empty()) << e.warnings[0];
+  const auto none = expand_text(R"([sweep]
+seeds = [5, 7]
+[grid]
+model.l_cycles = [1, 2]
+[[exclude]]
+model.l_cycles = 1
+train.seed = 0
+)");
+  EXPECT_EQ(none.trials.size(), 4u);
+  ASSERT_EQ(none.warnings.size(), 1u);
+  EXPECT_NE(none.warnings[0].find("[[exclude]] rule matches no cell"), std::string::npos);
+}
+
+// Slips a hostile pass met, each said where it is and as what it is: a seed past train.seed's
+// range (was said without a place, as train.seed); a range in [[exclude]] with a misspelt bound
+// or none (was "unknown key 'model.l_cycles.mn'; did you mean 'train.lr'?" and "has no
+// conditions"); two [[zip]] groups sharing a key (was told of a [grid] the spec did not have).
+TEST(SweepSpecErrors, SeedRangeExcludeRangeSlipsAndSharedZipKeysAreSaidAsWhatTheyAre) {
+  const auto seed = error_of("[sweep]\nseeds = [9223372036854775807]\n");
+  EXPECT_NE(seed.find("test.toml:2:1: sweep.seeds: seed 9223372036854775807 is out of range [0, "
+                      "1099511627776]"),
+            std::string::npos)
+      << seed;
+  const auto mn =
+      error_of("[grid]\nmodel.l_cycles = [1, 2]\n[[exclude]]\nmodel.l_cycles = { mn = 2 }\n");
+  EXPECT_NE(
+      mn.find("test.toml:4:20: [[exclude]] model.l_cycles.mn: a range takes min and max only"),
+      std::string::npos)
+      << mn;
+  EXPECT_EQ(mn.find("did you mean"), std::string::npos) << mn;
+  const auto empty =
+      error_of("[grid]\nmodel.l_cycles = [1, 2]\n[[exclude]]\nmodel.l_cycles = {}\n");
+  EXPECT_NE(empty.find("test.toml:4:7: [[exclude]] model.l_cycles = {}: an empty range"),
+            std::string::npos)
+      << empty;
+  const auto zips = error_of(
+      "[[zip]]\nmodel.l_cycles = [1, 2]\nmodel.h_cycles = [1, 2]\n[[zip]]\nmodel.l_cycles = [3, "
+      "4]\n"
+      "train.lr = [1e-3, 1e-4]\n");
+  EXPECT_NE(zips.find("model.l_cycles is an axis twice (a key is one [grid] axis or in one [[zip]] "
+                      "group)"),
+            std::string::npos)
+      << zips;
+  // A name far from every key gets no suggestion; a slip still gets one.
+  const auto far = error_of("[base]\nmodel.foo = 1\n");
+  EXPECT_NE(far.find("unknown key 'model.foo'; valid keys:"), std::string::npos) << far;
+  EXPECT_NE(error_of("[base]\nmodel.hiden_size = 1\n").find("did you mean 'model.hidden_size'?"),
+            std::string::npos);
+}
+
+// The values' problems (found per cell) come with the structural ones, all in the file's order:
+// they were said only once the unknown key was fixed, and then model, train, data.
+TEST(SweepSpecErrors, StructuralAndValueProblemsComeTogetherInFileOrder) {
+  const auto msg = error_of(R"([sweep]
+name = "m"
+bogus = 1
+[base]
+model.h_cycles = 0
+data.box = 7
+train.batch_size = -5
+)");
+  const std::vector<std::string> want = {
+      "invalid sweep spec (4 problems):\n  test.toml:3:1: unknown key 'sweep.bogus'",
+      "\n  test.toml:5:7: trial 'base': model.h_cycles = 0: must be >= 1",
+      "\n  test.toml:6:6: trial 'base': data.box = 7: valid values 2 (4x4) or 3 (9x9)",
+      "\n  test.toml:7:7: trial 'base': train.batch_size = -5: must be >= 1"};
+  size_t at = 0;
+  for (const auto& part : want) {
+    const size_t found = msg.find(part, at);
+    ASSERT_NE(found, std::string::npos) << part << "\nin: " << msg;
+    at = found + part.size();
+  }
+}
+
+// -0.0 is 0: the same setting, one id, and a grid listing both lists one value twice.
+TEST(SweepExpand, MinusZeroIsZero) {
+  const auto a = expand_text("[base]\ntrain.weight_decay = 0.0\n");
+  const auto b = expand_text("[base]\ntrain.weight_decay = -0.0\n");
+  EXPECT_EQ(a.trials.at(0).id, b.trials.at(0).id);
+  EXPECT_NE(error_of("[grid]\ntrain.weight_decay = [0.0, -0.0]\n")
+                .find("[grid] axis train.weight_decay lists 0 twice"),
+            std::string::npos)
+      << error_of("[grid]\ntrain.weight_decay = [0.0, -0.0]\n");
+}
+
 // Slips that would run something else than written: a grid value listed twice, an [[exclude]]
 // range with min > max (matching nothing). A zip's values may repeat (its columns pair up). The
 // problems come in the file's order, each once (an unknown grid key used to be said twice).
@@ -500,6 +602,15 @@ TEST(SweepSpecErrors, SpecFilesThatAreNotSpecsAreNamedForWhatTheyAre) {
             std::string::npos);
   EXPECT_NE(error_of_file("/tmp").find("/tmp: is a folder"), std::string::npos);
   EXPECT_NE(error_of_file("/dev/null").find("/dev/null: is empty"), std::string::npos);
+  // Only comments (after a byte-order mark): also empty, not the built-in default trial.
+  {
+    const std::string path = testing::TempDir() + "/comments_only.toml";
+    std::ofstream(path) << "\xEF\xBB\xBF# a spec to write later\n\n   # nothing yet\r\n";
+    EXPECT_NE(error_of_file(path).find("comments_only.toml: is empty (or only comments)"),
+              std::string::npos)
+        << error_of_file(path);
+    std::filesystem::remove(path);
+  }
   // The trial config of `trm-sweep train --config`, given to plan/run: named for what it is, in
   // one line (it used to read as three unknown sections).
   const std::string trial = error_of_file(TRM_SOURCE_DIR "/configs/quick_train.toml");
