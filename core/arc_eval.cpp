@@ -10,6 +10,7 @@
 #include <memory>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/errors.h"
 #include "core/json.h"
 
@@ -20,12 +21,8 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string read_file(const std::string& path, const char* what) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) {
-    throw DataError(
-        path + ": " +
-        (fs::exists(path, ec) ? std::string("not a regular file") : std::string("no such file")) +
-        " (" + what + ")");
+  if (const std::string why = why_not_a_file(path); !why.empty()) {
+    throw DataError(path + ": " + why + " (" + what + ")");
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(path + ": cannot read it (" + std::strerror(errno) + ")");

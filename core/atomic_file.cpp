@@ -89,4 +89,11 @@ std::string read_file(const std::string& path) {
   return buf.str();
 }
 
+std::string why_not_a_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) return S_ISREG(st.st_mode) ? "" : "not a regular file";
+  if (errno == ENOENT || errno == ENOTDIR) return "no such file";
+  return std::strerror(errno);
+}
+
 }  // namespace trm::core

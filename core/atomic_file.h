@@ -19,6 +19,11 @@ using ByteSink = std::function<void(const void* data, size_t size)>;
 // file is removed, the target is left as it was and the exception goes on.
 void write_file_atomically(const std::string& path,
                            const std::function<void(const ByteSink&)>& produce);
+// Why `path` is not a regular file one can read: "no such file", "not a regular file", or the
+// system's own reason ("Permission denied" on a folder above it, "Too many levels of symbolic
+// links"); "" when it is one.
+std::string why_not_a_file(const std::string& path);
+
 // The whole file; DataError when it cannot be read.
 std::string read_file(const std::string& path);
 

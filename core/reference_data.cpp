@@ -35,12 +35,8 @@ struct Metadata {
 };
 
 std::string read_text(const std::string& path, const char* what) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) {
-    throw DataError(
-        path + ": " +
-        (fs::exists(path, ec) ? std::string("not a regular file") : std::string("no such file")) +
-        " (" + what + ")");
+  if (const std::string why = why_not_a_file(path); !why.empty()) {
+    throw DataError(path + ": " + why + " (" + what + ")");
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(path + ": cannot read it (" + std::strerror(errno) + ")");
@@ -263,11 +259,8 @@ NpyHeader read_npy_header(const std::string& path, std::ifstream& in) {
   NpyHeader h;
   h.path = path;
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) {
-    throw DataError(
-        path + ": " +
-        (fs::exists(path, ec) ? std::string("not a regular file") : std::string("no such file")) +
-        " (an array of the reference's data format)");
+  if (const std::string why = why_not_a_file(path); !why.empty()) {
+    throw DataError(path + ": " + why + " (an array of the reference's data format)");
   }
   in.open(path, std::ios::binary);
   if (!in) throw DataError(path + ": cannot read it (" + std::strerror(errno) + ")");

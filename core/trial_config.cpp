@@ -183,6 +183,45 @@ int64_t total_steps(const TrainConfig& t, int64_t num_groups, double mean_puzzle
   return steps;
 }
 
+std::vector<std::pair<std::string, std::string>> ineffective_keys(const TrialConfig& c) {
+  static const TrialConfig defaults;
+  std::vector<std::pair<std::string, std::string>> out;
+  auto unused = [&](const char* key, const std::string& why) {
+    if (get_key(c, key) != get_key(defaults, key)) out.emplace_back(key, why);
+  };
+  if (c.train.steps > 0) {
+    unused("train.epochs", "train.steps = " + std::to_string(c.train.steps) + " sets the length");
+  }
+  const std::string source = "data.source = " + get_key(c, "data.source");
+  if (c.data.source == DataSource::reference) {
+    for (const char* key : {"data.box", "data.givens", "data.train_puzzles", "data.num_aug",
+                            "data.test_puzzles", "data.seed", "data.maze_size"}) {
+      unused(key, source + " reads its data from data.path");
+    }
+  } else {
+    unused("data.path",
+           source + " generates its data (data.source = \"reference\" reads a folder)");
+    if (c.data.source == DataSource::sudoku) {
+      unused("data.maze_size", source);
+    } else {
+      for (const char* key : {"data.box", "data.givens"}) unused(key, source);
+    }
+  }
+  if (c.model.mixer != TokenMixer::attention || c.model.pos_encodings != PosEncoding::rope) {
+    unused("model.rope_theta", "no RoPE (model.mixer = " + get_key(c, "model.mixer") +
+                                   ", model.pos_encodings = " + get_key(c, "model.pos_encodings") +
+                                   ")");
+  }
+  if (c.model.puzzle_emb_ndim == 0) {
+    for (const char* key :
+         {"model.puzzle_emb_len", "train.puzzle_emb_lr", "train.puzzle_emb_weight_decay"}) {
+      unused(key, "model.puzzle_emb_ndim = 0: no puzzle embedding");
+    }
+  }
+  if (!c.train.ema) unused("train.ema_rate", "train.ema = false");
+  return out;
+}
+
 std::string canonical_text(const TrialConfig& c) {
   auto kv = key_values(c);
   static const auto defaults = key_values(TrialConfig{});

@@ -151,6 +151,14 @@ void validate(const TrialConfig& c);
 // (TRM-SPEC §5.3), from the size of the training split.
 int64_t total_steps(const TrainConfig& t, int64_t num_groups, double mean_puzzle_examples);
 
+// The keys of `c` set away from their default that take no part in its training as configured,
+// each with why ("train.epochs", "train.steps = 6 sets the length"): train.epochs under
+// train.steps, the generator's keys of a data set read from a folder (and data.path, maze_size
+// of generated ones), model.rope_theta without RoPE, model.puzzle_emb_len and the puzzle
+// embedding's optimizer keys without a puzzle embedding, train.ema_rate without EMA. Two trials
+// whose configs differ only in such keys train alike.
+std::vector<std::pair<std::string, std::string>> ineffective_keys(const TrialConfig& c);
+
 // "key = value" lines, sorted by key, canonical values: what the trial id hashes. A key added
 // after ids were first issued (data.path, data.maze_size, train.arc_aggregated_voting) is left
 // out while it holds its default, so the trials of earlier results files keep their ids.

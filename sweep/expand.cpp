@@ -206,6 +206,56 @@ void check_table_axes(const SweepSpec& spec, const std::vector<Trial>& trials) {
 
 }  // namespace
 
+namespace {
+
+// Trials that train alike although their ids differ, because they differ only in keys that take no
+// part in their training (train.epochs under train.steps, model.rope_theta without RoPE, ...):
+// each runs, so each is said, once; and a data.path that a generated data set does not read,
+// which is most likely a data.source left out.
+void warn_alike(Expansion& out) {
+  static const core::TrialConfig defaults;
+  std::map<std::string, size_t> first_of;  // hash of the config as trained -> first trial
+  std::vector<std::string> alike;
+  bool path_told = false;
+  for (size_t i = 0; i < out.trials.size(); ++i) {
+    const Trial& t = out.trials[i];
+    const auto unused = core::ineffective_keys(t.config);
+    core::TrialConfig trained = t.config;
+    for (const auto& [key, why] : unused) {
+      core::set_key(trained, key, core::get_key(defaults, key));
+      if (key == "data.path" && !path_told) {
+        out.warnings.push_back("trial '" + t.name + "': data.path = " + t.config.data.path +
+                               " has no effect: " + why);
+        path_told = true;
+      }
+    }
+    const auto [it, fresh] = first_of.emplace(stable_hash(core::canonical_text(trained)), i);
+    if (fresh) continue;
+    const Trial& first = out.trials[it->second];
+    const auto first_unused = core::ineffective_keys(first.config);
+    std::string keys;
+    for (const auto* list : {&unused, &first_unused}) {
+      for (const auto& [key, why] : *list) {
+        if (core::get_key(t.config, key) == core::get_key(first.config, key) ||
+            keys.find(key + " (") != std::string::npos)
+          continue;
+        keys += (keys.empty() ? "" : ", ") + key + " (" + why + ")";
+      }
+    }
+    alike.push_back(
+        "'" + t.name + "' trains exactly as '" + first.name +
+        "' (both run: their ids differ): they differ only in keys with no effect: " + keys);
+  }
+  constexpr size_t kShown = 10;
+  for (size_t k = 0; k < alike.size() && k < kShown; ++k) out.warnings.push_back(alike[k]);
+  if (alike.size() > kShown) {
+    out.warnings.push_back("... and " + std::to_string(alike.size() - kShown) +
+                           " more trials that train exactly as an earlier one");
+  }
+}
+
+}  // namespace
+
 std::string trial_id(const core::TrialConfig& config) {
   return stable_hash(core::canonical_text(config));
 }
@@ -295,6 +345,7 @@ Expansion expand(const SweepSpec& spec) {
       out.trials.push_back(std::move(t));
     }
   }
+  if (!spec.stored) warn_alike(out);
   for (size_t r = 0; r < spec.excludes.size(); ++r) {
     if (rule_matches[r] == 0) {
       out.warnings.push_back(spec.excludes[r].where + ": [[exclude]] rule matches no cell");

@@ -290,6 +290,12 @@ TEST(ReferenceData, EveryBadFileIsNamedWithWhatIsWrong) {
                    std::string(256, '\1'));
        },
        "all__labels.npy", "too large"},
+      {"a symbolic link to itself",
+       [](const std::string& t) {
+         fs::remove(t + "/all__inputs.npy");
+         fs::create_symlink("all__inputs.npy", t + "/all__inputs.npy");
+       },
+       "all__inputs.npy", "Too many levels of symbolic links"},
       {"two-dimensional offsets",
        [](const std::string& t) {
          std::vector<int32_t> pi(19);

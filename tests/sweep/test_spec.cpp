@@ -313,6 +313,42 @@ train.batch_size = -5
   }
 }
 
+// Keys that take no part in a trial's training still make its id (ids hash the config as
+// written, so results files keep theirs); trials that differ only in such keys train alike, and
+// each runs: said by a warning, naming the keys and why. So is a data.path that generated data
+// does not read (data.source left out).
+TEST(SweepExpand, TrialsThatDifferOnlyInKeysWithNoEffectAreSaid) {
+  const auto e = expand_text(R"([base]
+train.steps = 6
+[grid]
+model.rope_theta = [100.0, 10000.0]
+[[variant]]
+name = "ep"
+train.epochs = 7
+)");
+  EXPECT_EQ(e.trials.size(), 3u);  // all run
+  ASSERT_EQ(e.warnings.size(), 2u) << e.warnings[0];
+  EXPECT_EQ(
+      e.warnings[0],
+      "'rope_theta=10000' trains exactly as 'rope_theta=100' (both run: their ids differ): "
+      "they differ only in keys with no effect: model.rope_theta (no RoPE (model.mixer = mlp, "
+      "model.pos_encodings = none))");
+  EXPECT_NE(e.warnings[1].find("'ep' trains exactly as 'rope_theta=100'"), std::string::npos)
+      << e.warnings[1];
+  EXPECT_NE(e.warnings[1].find("train.epochs (train.steps = 6 sets the length)"), std::string::npos)
+      << e.warnings[1];
+  const auto path = expand_text("[base]\ndata.path = \"sudoku-extreme\"\n");
+  ASSERT_EQ(path.warnings.size(), 1u);
+  EXPECT_EQ(
+      path.warnings[0],
+      "trial 'base': data.path = sudoku-extreme has no effect: data.source = sudoku generates "
+      "its data (data.source = \"reference\" reads a folder)");
+  // Keys that matter make no warning: an attention grid over rope_theta trains differently.
+  EXPECT_TRUE(expand_text("[base]\nmodel.mixer = \"attention\"\nmodel.pos_encodings = \"rope\"\n"
+                          "[grid]\nmodel.rope_theta = [100.0, 10000.0]\n")
+                  .warnings.empty());
+}
+
 // -0.0 is 0: the same setting, one id, and a grid listing both lists one value twice.
 TEST(SweepExpand, MinusZeroIsZero) {
   const auto a = expand_text("[base]\ntrain.weight_decay = 0.0\n");
