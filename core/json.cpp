@@ -19,6 +19,11 @@ const Json* member(const Json& object, const char* name) {
 }
 
 Json JsonParser::parse() {
+  if (s_.compare(0, 3, "\xEF\xBB\xBF") == 0) {
+    fail(0,
+         "a UTF-8 byte-order mark at the start (Python's json.load refuses it too); save the "
+         "file without one");
+  }
   Json v = value(0);
   space();
   if (i_ != s_.size()) fail(i_, "text after the JSON value");
@@ -108,10 +113,15 @@ Json JsonParser::value(int depth) {
     if (s_[i_] == '-') ++i_;
     while (i_ < s_.size() && std::strchr("0123456789.eE+-", s_[i_]) != nullptr) ++i_;
     const std::string digits = s_.substr(start, i_ - start);
+    // JSON's grammar: no leading zero before another digit ("016"), a digit after '-'.
+    const size_t lead = digits[0] == '-' ? 1 : 0;
+    const bool grammar = digits.size() > lead && digits[lead] >= '0' && digits[lead] <= '9' &&
+                         !(digits[lead] == '0' && digits.size() > lead + 1 &&
+                           digits[lead + 1] >= '0' && digits[lead + 1] <= '9');
     char* end = nullptr;
-    errno = 0;
     v.number = std::strtod(digits.c_str(), &end);
-    if (end != digits.c_str() + digits.size() || errno == ERANGE) {
+    // Past the range of a double, Python's json reads inf (1e400) or 0 (1e-400): so does this.
+    if (!grammar || end != digits.c_str() + digits.size()) {
       fail(start, "'" + (digits.size() > 40 ? digits.substr(0, 40) + "..." : digits) +
                       "' is not a number");
     }
@@ -186,6 +196,27 @@ std::string JsonParser::string() {
     const char c = s_[i_++];
     if (c == '"') return out;
     if (static_cast<unsigned char>(c) < 0x20) fail(i_ - 1, "a control character in a string");
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      // UTF-8: a lead byte and its continuation bytes (Python reads the file as UTF-8).
+      const auto b = static_cast<unsigned char>(c);
+      size_t more = 0;
+      if (b >= 0xC2 && b <= 0xDF) {
+        more = 1;
+      } else if (b >= 0xE0 && b <= 0xEF) {
+        more = 2;
+      } else if (b >= 0xF0 && b <= 0xF4) {
+        more = 3;
+      } else {
+        fail(i_ - 1, "a byte that is not UTF-8 in a string");
+      }
+      for (size_t k = 0; k < more; ++k) {
+        if (i_ + k >= s_.size() || (static_cast<unsigned char>(s_[i_ + k]) & 0xC0) != 0x80)
+          fail(i_ - 1, "a byte that is not UTF-8 in a string");
+      }
+      out.append(s_, i_ - 1, more + 1);
+      i_ += more;
+      continue;
+    }
     if (c != '\\') {
       out += c;
       continue;

@@ -205,6 +205,8 @@ NpyDict parse_npy_dict(const std::string& h, const std::string& path) {
     space();
     if (i < h.size() && h[i] == '-') bad("a negative dimension in 'shape'");
     if (i >= h.size() || h[i] < '0' || h[i] > '9') bad("expected a dimension in 'shape'");
+    if (h[i] == '0' && i + 1 < h.size() && h[i + 1] >= '0' && h[i + 1] <= '9')
+      bad("a dimension of 'shape' with a leading zero");
     int64_t n = 0;
     while (i < h.size() && h[i] >= '0' && h[i] <= '9') {
       if (__builtin_mul_overflow(n, 10, &n) || __builtin_add_overflow(n, h[i] - '0', &n))
@@ -215,6 +217,7 @@ NpyDict parse_npy_dict(const std::string& h, const std::string& path) {
     return n;
   };
   NpyDict d;
+  bool fortran_given = false;
   if (!take('{')) bad("expected '{'");
   while (!take('}')) {
     const std::string key = quoted();
@@ -222,6 +225,7 @@ NpyDict parse_npy_dict(const std::string& h, const std::string& path) {
     if (key == "descr") {
       d.descr = quoted();
     } else if (key == "fortran_order") {
+      fortran_given = true;
       space();
       if (h.compare(i, 4, "True") == 0) {
         d.fortran_order = true;
@@ -252,6 +256,7 @@ NpyDict parse_npy_dict(const std::string& h, const std::string& path) {
   }
   space();
   if (i != h.size()) bad("text after the header's dict");
+  if (!fortran_given) bad("no 'fortran_order' (NumPy's header has descr, fortran_order and shape)");
   return d;
 }
 
@@ -291,13 +296,15 @@ NpyHeader read_npy_header(const std::string& path, std::ifstream& in) {
 
   const NpyDict dict = parse_npy_dict(header, path);
   if (!dict.descr) throw DataError(path + ": .npy header without 'descr'");
-  const std::string& descr = *dict.descr;
+  // A byte order may be left out ('u1', '<i4' written 'i4'): the machine's, little-endian here.
+  const std::string descr = dict.descr->size() == 2 ? "=" + *dict.descr : *dict.descr;
   if (descr.size() != 3 || std::string("<>|=").find(descr[0]) == std::string::npos ||
       std::string("iub").find(descr[1]) == std::string::npos ||
       std::string("1248").find(descr[2]) == std::string::npos) {
     throw DataError(
         path + ": dtype '" + descr +
-        "': the reference's arrays are integers (uint8, int32, int64); this one is not");
+        "': the reference's arrays are integers (such as uint8, int32, int64: '|u1', '<i4', "
+        "'<i8'); this one is not");
   }
   h.kind = descr[1];
   h.item_bytes = descr[2] - '0';

@@ -86,6 +86,14 @@ void set_generator_state(const c10::Device& device, const at::Tensor& state) {
   gen.set_state(state);
 }
 
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+std::string shape_text(const at::Tensor& t) {
+  std::string out = "[";
+  for (int64_t d = 0; d < t.dim(); ++d) out += (d ? ", " : "") + std::to_string(t.size(d));
+  return out + "]";
+}
+
 // The first lines where two canonical configs differ, for the mismatch message.
 std::string config_difference(const std::string& saved, const std::string& ours) {
   std::istringstream a(saved), b(ours);
@@ -255,14 +263,34 @@ CheckpointExtras Trainer::load_checkpoint(const std::string& path) {
       throw DataError("checkpoint " + path + ": " + tensors[i].first + " has another shape");
     }
   }
+  // Every state tensor must be what this model's would be: a damaged one would otherwise fail
+  // inside the optimizer or the EMA as an internal error, or broadcast in silence.
+  auto expect_like = [&](const std::string& key, const at::Tensor& t, const at::Tensor& like) {
+    if (!t.sizes().equals(like.sizes()) || t.scalar_type() != like.scalar_type()) {
+      throw DataError("checkpoint " + path + " is corrupt: '" + key + "' holds " +
+                      std::string(c10::toString(t.scalar_type())) + " " + shape_text(t) +
+                      ", this model's needs " + std::string(c10::toString(like.scalar_type())) +
+                      " " + shape_text(like) +
+                      "; it was left in place: move it away to start over, or use another --out");
+    }
+  };
   const auto params = optimized_parameters();
   for (size_t i = 0; i < params.size(); ++i) {
     const std::string k = std::to_string(i);
-    if (ema_) ema_values.push_back(in.tensor("ema_" + k));
+    if (ema_) {
+      ema_values.push_back(in.tensor("ema_" + k));
+      expect_like("ema_" + k, ema_values.back(), ema_->shadow()[i]);
+    }
     adam_steps.push_back(in.integer("adam_step_" + k));
+    if (adam_steps.back() < 0) {
+      throw DataError("checkpoint " + path + " is corrupt: 'adam_step_" + k +
+                      "' = " + std::to_string(adam_steps.back()));
+    }
     if (adam_steps.back() > 0) {
       adam_m.push_back(in.tensor("adam_m_" + k));
       adam_v.push_back(in.tensor("adam_v_" + k));
+      expect_like("adam_m_" + k, adam_m.back(), params[i]);
+      expect_like("adam_v_" + k, adam_v.back(), params[i]);
     } else {
       adam_m.emplace_back();
       adam_v.emplace_back();
@@ -279,6 +307,25 @@ CheckpointExtras Trainer::load_checkpoint(const std::string& path) {
     carry.halted = in.tensor("carry_halted").to(device_);
     carry.current = {in.tensor("carry_inputs").to(device_), in.tensor("carry_labels").to(device_),
                      in.tensor("carry_ids").to(device_)};
+    // The carry of this config's batch: B slots of seq_len tokens, this model's latents.
+    const int64_t B = config_.train.batch_size, L = config_.model.seq_len;
+    const auto ints = at::TensorOptions().dtype(at::kInt).device(device_);
+    const Carry like = initial_carry(
+        model_, Batch{at::zeros({B, L}, ints), at::zeros({B, L}, ints), at::zeros({B}, ints)});
+    if (carry.latents.states.size() != like.latents.states.size()) {
+      throw DataError("checkpoint " + path +
+                      " is corrupt: 'carry_latents' = " + std::to_string(latents) +
+                      ", this model carries " + std::to_string(like.latents.states.size()));
+    }
+    for (size_t i = 0; i < like.latents.states.size(); ++i) {
+      expect_like("carry_latent_" + std::to_string(i), carry.latents.states[i],
+                  like.latents.states[i]);
+    }
+    expect_like("carry_steps", carry.steps, like.steps);
+    expect_like("carry_halted", carry.halted, like.halted);
+    expect_like("carry_inputs", carry.current.inputs, like.current.inputs);
+    expect_like("carry_labels", carry.current.labels, like.current.labels);
+    expect_like("carry_ids", carry.current.puzzle_identifiers, like.current.puzzle_identifiers);
   }
   const ExampleSampler::Position position{in.integer("sampler_epoch"),
                                           in.integer("sampler_cursor")};
@@ -324,8 +371,13 @@ CheckpointExtras Trainer::load_checkpoint(const std::string& path) {
   carry_ready_ = carry_ready;
   if (arc_votes) arc_votes_ = std::move(arc_votes);
   step_ = step;
-  set_generator_state(c10::Device(c10::kCPU), rng_cpu);
-  if (!device_.is_cpu()) set_generator_state(device_, rng_device);
+  try {
+    set_generator_state(c10::Device(c10::kCPU), rng_cpu);
+    if (!device_.is_cpu()) set_generator_state(device_, rng_device);
+  } catch (const c10::Error& e) {
+    throw DataError("checkpoint " + path + " is corrupt: its random generator state (" +
+                    first_line(e.what_without_backtrace()) + ")");
+  }
   return extras;
 }
 
@@ -344,8 +396,6 @@ void Trainer::save_weights(const std::string& path) {
 }
 
 namespace {
-
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 std::string shape_of(const at::Tensor& t) {
   std::string out = "[";

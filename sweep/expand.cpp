@@ -216,7 +216,10 @@ void warn_alike(Expansion& out) {
   static const core::TrialConfig defaults;
   std::map<std::string, size_t> first_of;  // hash of the config as trained -> first trial
   std::vector<std::string> alike;
-  bool path_told = false;
+  // A data.path is a slip only where no trial reads a folder (a grid over data.source is not).
+  bool path_told = std::any_of(out.trials.begin(), out.trials.end(), [](const Trial& t) {
+    return t.config.data.source == core::DataSource::reference;
+  });
   for (size_t i = 0; i < out.trials.size(); ++i) {
     const Trial& t = out.trials[i];
     const auto unused = core::ineffective_keys(t.config);

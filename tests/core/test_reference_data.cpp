@@ -296,6 +296,32 @@ TEST(ReferenceData, EveryBadFileIsNamedWithWhatIsWrong) {
          fs::create_symlink("all__inputs.npy", t + "/all__inputs.npy");
        },
        "all__inputs.npy", "Too many levels of symbolic links"},
+      {"a leading zero in a shape",
+       [](const std::string& t) {
+         write_npy(t + "/all__inputs.npy", "|u1", "(018, 16)", std::string(18 * 16, '\1'));
+       },
+       "all__inputs.npy", "a dimension of 'shape' with a leading zero"},
+      {"a leading zero in dataset.json",
+       [](const std::string& t) {
+         std::ofstream(t + "/dataset.json")
+             << "{\"seq_len\": 016, \"vocab_size\": 6, \"num_puzzle_identifiers\": 1, "
+                "\"sets\": [\"all\"]}";
+       },
+       "dataset.json:1:13", "'016' is not a number"},
+      {"a byte-order mark",
+       [](const std::string& t) {
+         std::ofstream(t + "/dataset.json")
+             << "\xEF\xBB\xBF{\"seq_len\": 16, \"vocab_size\": 6, \"num_puzzle_identifiers\": "
+                "1, \"sets\": [\"all\"]}";
+       },
+       "dataset.json:1:1", "a UTF-8 byte-order mark at the start"},
+      {"a byte that is not UTF-8",
+       [](const std::string& t) {
+         std::ofstream(t + "/dataset.json")
+             << "{\"name\": \"\xff\", \"seq_len\": 16, \"vocab_size\": 6, "
+                "\"num_puzzle_identifiers\": 1, \"sets\": [\"all\"]}";
+       },
+       "dataset.json:1:11", "a byte that is not UTF-8 in a string"},
       {"two-dimensional offsets",
        [](const std::string& t) {
          std::vector<int32_t> pi(19);
@@ -337,6 +363,17 @@ TEST(ReferenceData, LongOrUnusualButValidFilesRead) {
        [&](const std::string& t) {
          std::ofstream(t + "/dataset.json")
              << "{\"seq_len\": 99, " << fields << "[\"all\"], \"seq_len\": 1.6e1}";
+       }},
+      {"a number past a double's range in a field the reader does not use (Python reads inf)",
+       [&](const std::string& t) {
+         std::ofstream(t + "/dataset.json")
+             << "{\"seq_len\": 16, " << fields << "[\"all\"], \"mean_puzzle_examples\": 1e400}";
+       }},
+      {"a dtype without its byte order ('u1', as np.dtype reads it)",
+       [&](const std::string& t) {
+         std::string payload(made.train.inputs.begin(), made.train.inputs.end());
+         write_npy(t + "/all__inputs.npy", "u1",
+                   "(" + std::to_string(made.train.num_examples()) + ", 16)", payload);
        }},
       {"a .npy header of 60000 bytes",
        [&](const std::string& t) {

@@ -343,6 +343,29 @@ train.epochs = 7
       path.warnings[0],
       "trial 'base': data.path = sudoku-extreme has no effect: data.source = sudoku generates "
       "its data (data.source = \"reference\" reads a folder)");
+  // A grid over data.source reads data.path in its reference cells: no slip to warn of.
+  {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "trm_source_grid_XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    core::PuzzleArrays a;
+    a.seq_len = 16;
+    a.vocab_size = 6;
+    a.inputs.assign(16, 2);
+    a.labels.assign(16, 2);
+    a.puzzle_identifiers = {0};
+    a.puzzle_indices = {0, 1};
+    a.group_indices = {0, 1};
+    core::write_reference_data(a, a, pattern + "/set");
+    const auto grid = expand_text(
+        "[base]\nmodel.seq_len = 16\nmodel.vocab_size = 6\n"
+        "data.box = 2\ndata.givens = 8\ndata.train_puzzles = 20\n"
+        "data.num_aug = 3\ndata.test_puzzles = 10\ndata.path = \"" +
+        pattern + "/set\"\n[grid]\ndata.source = [\"sudoku\", \"reference\"]\n");
+    EXPECT_EQ(grid.trials.size(), 2u);
+    for (const auto& w : grid.warnings) EXPECT_EQ(w.find("data.path ="), std::string::npos) << w;
+    std::filesystem::remove_all(pattern);
+  }
   // Keys that matter make no warning: an attention grid over rope_theta trains differently.
   EXPECT_TRUE(expand_text("[base]\nmodel.mixer = \"attention\"\nmodel.pos_encodings = \"rope\"\n"
                           "[grid]\nmodel.rope_theta = [100.0, 10000.0]\n")
