@@ -226,27 +226,19 @@ x = 1
 // applied: it was matched against the seed every cell had before (0), so `train.seed = 0` dropped
 // every seed of the cell and `train.seed = 5` matched nothing.
 TEST(SweepExpand, AnExcludeRuleOnTheSeedDropsThoseSeedsOfTheCell) {
-  const auto e = expand_text(R"([sweep]
-seeds = [5, 7]
-[grid]
-model.l_cycles = [1, 2]
-[[exclude]]
-model.l_cycles = 1
-train.seed = 5
-)");
+  const auto excluding = [](const std::string& seed) {
+    return expand_text(
+        "[sweep]\nseeds = [5, 7]\n[grid]\nmodel.l_cycles = [1, 2]\n[[exclude]]\n"
+        "model.l_cycles = 1\ntrain.seed = " +
+        seed + "\n");
+  };
+  const auto e = excluding("5");
   std::vector<std::string> names;
   for (const auto& t : e.trials) names.push_back(t.name);
   EXPECT_EQ(names, (std::vector<std::string>{"l_cycles=1 seed=7", "l_cycles=2 seed=5",
                                              "l_cycles=2 seed=7"}));
   EXPECT_TRUE(e.warnings.empty()) << e.warnings[0];
-  const auto none = expand_text(R"([sweep]
-seeds = [5, 7]
-[grid]
-model.l_cycles = [1, 2]
-[[exclude]]
-model.l_cycles = 1
-train.seed = 0
-)");
+  const auto none = excluding("0");
   EXPECT_EQ(none.trials.size(), 4u);
   ASSERT_EQ(none.warnings.size(), 1u);
   EXPECT_NE(none.warnings[0].find("[[exclude]] rule matches no cell"), std::string::npos);
